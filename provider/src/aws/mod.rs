@@ -1,0 +1,167 @@
+//! AWS access shared by every resource: one SDK configuration built from the
+//! provider block (region, profile, endpoint overrides, assumed role,
+//! retries), and a client per service on demand.
+//!
+//! Credentials come from the standard AWS chain (environment, shared config
+//! and credentials files, SSO, web identity as HCP Terraform's dynamic
+//! credentials use, container and instance metadata); `assume_role` then
+//! exchanges them via STS for the target account's role.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+/// The provider block's AWS settings, with every value known and validated.
+#[derive(Clone, Debug, Default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// One endpoint for every service (emulators, VPC endpoints).
+    pub endpoint_url: Option<String>,
+    /// Per-service endpoints, by service key (`sts`, `ssm`, …); win over `endpoint_url`.
+    pub endpoints: BTreeMap<String, String>,
+    pub assume_role: Option<AssumeRole>,
+    /// Retries after the first attempt.
+    pub max_retries: Option<u32>,
+    /// Tags every taggable resource gets, under its own tags.
+    pub default_tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub session_name: String,
+    /// Sensitive: never logged (see `Debug`).
+    pub external_id: Option<String>,
+    pub duration: Option<Duration>,
+}
+
+/// A configuration problem found while loading, tied to the provider
+/// attribute that causes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub attribute: &'static str,
+    pub message: String,
+}
+
+/// The configured AWS access, shared by all resources of one provider.
+#[derive(Clone, Debug)]
+pub struct AwsContext {
+    sdk: SdkConfig,
+    endpoints: BTreeMap<String, String>,
+    pub default_tags: BTreeMap<String, String>,
+}
+
+/// The session name when `assume_role.session_name` is not set.
+pub const DEFAULT_SESSION_NAME: &str = "bokbasen-terraform";
+
+impl AwsContext {
+    /// Loads the SDK configuration. Network calls happen lazily, on first use
+    /// of a client (the role is assumed then, and refreshed before expiry).
+    pub async fn load(settings: AwsSettings) -> Result<AwsContext, SettingsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let retries = RetryConfig::standard();
+        let retries = match settings.max_retries {
+            Some(n) => retries.with_max_attempts(n.saturating_add(1)),
+            None => retries,
+        };
+        let base = loader.retry_config(retries).load().await;
+        if base.region().is_none() {
+            return Err(SettingsError {
+                attribute: "region",
+                message: "No AWS region is configured. Set `region` in the provider block, or AWS_REGION, or a region in the AWS profile.".into(),
+            });
+        }
+        let sdk = match &settings.assume_role {
+            None => base,
+            Some(role) => {
+                // AssumeRole goes to the STS endpoint the user configured.
+                let sts_config = match settings.endpoints.get("sts") {
+                    Some(url) => base.to_builder().endpoint_url(url).build(),
+                    None => base.clone(),
+                };
+                let mut builder = AssumeRoleProvider::builder(&role.role_arn).session_name(&role.session_name);
+                if let Some(external_id) = &role.external_id {
+                    builder = builder.external_id(external_id);
+                }
+                if let Some(duration) = role.duration {
+                    builder = builder.session_length(duration);
+                }
+                let provider = builder.configure(&sts_config).build().await;
+                base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+            }
+        };
+        Ok(AwsContext { sdk, endpoints: settings.endpoints, default_tags: settings.default_tags })
+    }
+
+    /// The SDK configuration for `service`, with its endpoint override applied.
+    fn service_config(&self, service: &str) -> SdkConfig {
+        match self.endpoints.get(service) {
+            Some(url) => self.sdk.to_builder().endpoint_url(url).build(),
+            None => self.sdk.clone(),
+        }
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.service_config("sts"))
+    }
+}
+
+impl std::fmt::Debug for AssumeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumeRole")
+            .field("role_arn", &self.role_arn)
+            .field("session_name", &self.session_name)
+            .field("external_id", &self.external_id.as_ref().map(|_| "(sensitive)"))
+            .field("duration", &self.duration)
+            .finish()
+    }
+}
+
+/// An SDK error as a sentence for a diagnostic, with the service's error code
+/// and message and the chain of causes (credentials, connection, …).
+pub fn error_detail(err: &(dyn std::error::Error + 'static)) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_id_is_not_debug_printed() {
+        let role = AssumeRole {
+            role_arn: "arn:aws:iam::222222222222:role/deploy".into(),
+            session_name: "s".into(),
+            external_id: Some("very-secret-external-id".into()),
+            duration: None,
+        };
+        let shown = format!("{role:?}");
+        assert!(!shown.contains("very-secret-external-id"), "{shown}");
+        assert!(shown.contains("222222222222"));
+    }
+
+    #[tokio::test]
+    async fn missing_region_names_the_attribute() {
+        // With no region from any source the loader must refuse.
+        std::env::remove_var("AWS_REGION");
+        std::env::remove_var("AWS_DEFAULT_REGION");
+        std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/bokbasen-test-config");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        let err = AwsContext::load(AwsSettings::default()).await.unwrap_err();
+        assert_eq!(err.attribute, "region");
+    }
+}

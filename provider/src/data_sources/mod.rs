@@ -1,0 +1,13 @@
+//! Data sources, one module each.
+
+use std::sync::Arc;
+
+use crate::aws::AwsContext;
+use crate::framework::{data_source, AnyDataSource};
+
+pub mod caller_identity;
+
+/// Every data source the provider offers.
+pub fn all() -> Vec<Arc<dyn AnyDataSource<AwsContext>>> {
+    vec![data_source(caller_identity::CallerIdentity)]
+}

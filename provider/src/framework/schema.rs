@@ -1,0 +1,262 @@
+//! Schemas, built in code: what Terraform shows in `providers schema -json`,
+//! and what the framework uses to plan, decode and redact values.
+
+use std::collections::BTreeMap;
+
+use crate::value::{Type, Value};
+
+/// The schema of a resource, data source or the provider block.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    /// Bumped when stored state needs upgrading; see `Resource::upgrade_state`.
+    pub version: i64,
+    pub block: Block,
+}
+
+impl Schema {
+    pub fn new(block: Block) -> Self {
+        Schema { version: 0, block }
+    }
+
+    pub fn with_version(mut self, version: i64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The object type of a whole value of this schema.
+    pub fn value_type(&self) -> Type {
+        self.block.value_type()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    /// Markdown.
+    pub description: String,
+    pub attributes: Vec<Attribute>,
+    pub blocks: Vec<NestedBlock>,
+    pub deprecated: bool,
+}
+
+impl Block {
+    pub fn new(description: impl Into<String>) -> Self {
+        Block { description: description.into(), ..Block::default() }
+    }
+
+    pub fn attribute(mut self, attribute: Attribute) -> Self {
+        self.attributes.push(attribute);
+        self
+    }
+
+    pub fn block(mut self, block: NestedBlock) -> Self {
+        self.blocks.push(block);
+        self
+    }
+
+    /// The object type Terraform uses for values of this block.
+    pub fn value_type(&self) -> Type {
+        let mut attrs: BTreeMap<String, Type> =
+            self.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect();
+        for nested in &self.blocks {
+            let object = nested.block.value_type();
+            let ty = match nested.nesting {
+                Nesting::Single | Nesting::Group => object,
+                Nesting::List => Type::list(object),
+                Nesting::Set => Type::set(object),
+                Nesting::Map => Type::map(object),
+            };
+            attrs.insert(nested.name.clone(), ty);
+        }
+        Type::Object(attrs)
+    }
+
+    pub fn find_attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    pub fn find_block(&self, name: &str) -> Option<&NestedBlock> {
+        self.blocks.iter().find(|b| b.name == name)
+    }
+
+    /// A copy of `value` safe to log: every sensitive attribute's value,
+    /// however deep, is replaced by the string `(sensitive)`.
+    pub fn redact(&self, value: &Value) -> Value {
+        let Value::Object(attrs) = value else { return value.clone() };
+        let redacted = attrs
+            .iter()
+            .map(|(name, v)| {
+                let v = if let Some(attr) = self.find_attribute(name) {
+                    if attr.sensitive && !v.is_null() { Value::string("(sensitive)") } else { v.clone() }
+                } else if let Some(nested) = self.find_block(name) {
+                    match v {
+                        Value::List(items) => Value::List(items.iter().map(|i| nested.block.redact(i)).collect()),
+                        Value::Set(items) => Value::Set(items.iter().map(|i| nested.block.redact(i)).collect()),
+                        Value::Map(items) => {
+                            Value::Map(items.iter().map(|(k, i)| (k.clone(), nested.block.redact(i))).collect())
+                        }
+                        other => nested.block.redact(other),
+                    }
+                } else {
+                    v.clone()
+                };
+                (name.clone(), v)
+            })
+            .collect();
+        Value::Object(redacted)
+    }
+}
+
+/// Who sets an attribute: the user, the provider, or either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Required,
+    Optional,
+    /// Set only by the provider.
+    Computed,
+    /// Set by the user, or by the provider where the user did not.
+    OptionalComputed,
+}
+
+#[derive(Clone, Debug)]
+pub struct Attribute {
+    pub name: String,
+    pub ty: Type,
+    /// Markdown.
+    pub description: String,
+    pub mode: Mode,
+    pub sensitive: bool,
+    pub deprecated: bool,
+    /// A change to this attribute replaces the resource instead of updating it.
+    pub requires_replace: bool,
+    /// For computed attributes: keep the prior value during planning instead
+    /// of marking it "known after apply" when something else changes.
+    pub use_state_for_unknown: bool,
+}
+
+impl Attribute {
+    fn new(name: &str, ty: Type, mode: Mode) -> Self {
+        Attribute {
+            name: name.to_string(),
+            ty,
+            description: String::new(),
+            mode,
+            sensitive: false,
+            deprecated: false,
+            requires_replace: false,
+            use_state_for_unknown: false,
+        }
+    }
+
+    pub fn required(name: &str, ty: Type) -> Self {
+        Self::new(name, ty, Mode::Required)
+    }
+
+    pub fn optional(name: &str, ty: Type) -> Self {
+        Self::new(name, ty, Mode::Optional)
+    }
+
+    pub fn computed(name: &str, ty: Type) -> Self {
+        Self::new(name, ty, Mode::Computed)
+    }
+
+    pub fn optional_computed(name: &str, ty: Type) -> Self {
+        Self::new(name, ty, Mode::OptionalComputed)
+    }
+
+    pub fn description(mut self, markdown: impl Into<String>) -> Self {
+        self.description = markdown.into();
+        self
+    }
+
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn deprecated(mut self) -> Self {
+        self.deprecated = true;
+        self
+    }
+
+    pub fn requires_replace(mut self) -> Self {
+        self.requires_replace = true;
+        self
+    }
+
+    pub fn use_state_for_unknown(mut self) -> Self {
+        self.use_state_for_unknown = true;
+        self
+    }
+
+    pub fn is_computed(&self) -> bool {
+        matches!(self.mode, Mode::Computed | Mode::OptionalComputed)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    /// At most one block; its value is an object (or null when absent).
+    Single,
+    /// Exactly one block's worth of attributes; never null.
+    Group,
+    List,
+    Set,
+    /// Labelled blocks: `rule "name" { … }`.
+    Map,
+}
+
+#[derive(Clone, Debug)]
+pub struct NestedBlock {
+    pub name: String,
+    pub nesting: Nesting,
+    pub block: Block,
+    pub min_items: i64,
+    pub max_items: i64,
+}
+
+impl NestedBlock {
+    pub fn new(name: &str, nesting: Nesting, block: Block) -> Self {
+        NestedBlock { name: name.to_string(), nesting, block, min_items: 0, max_items: 0 }
+    }
+
+    pub fn items(mut self, min: i64, max: i64) -> Self {
+        self.min_items = min;
+        self.max_items = max;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::object;
+
+    fn schema() -> Block {
+        Block::new("test")
+            .attribute(Attribute::required("name", Type::String))
+            .attribute(Attribute::optional("password", Type::String).sensitive())
+            .block(NestedBlock::new(
+                "login",
+                Nesting::List,
+                Block::new("").attribute(Attribute::optional("token", Type::String).sensitive()),
+            ))
+    }
+
+    #[test]
+    fn value_type_includes_blocks() {
+        let Type::Object(attrs) = schema().value_type() else { panic!() };
+        assert_eq!(attrs["login"], Type::list(Type::Object(BTreeMap::from([("token".into(), Type::String)]))));
+    }
+
+    #[test]
+    fn redaction_reaches_nested_blocks() {
+        let value = object([
+            ("name", "svc".into()),
+            ("password", "hunter2".into()),
+            ("login", Value::List(vec![object([("token", "t0k3n".into())])])),
+        ]);
+        let shown = format!("{:?}", schema().redact(&value));
+        assert!(shown.contains("svc"));
+        assert!(!shown.contains("hunter2") && !shown.contains("t0k3n"), "{shown}");
+    }
+}
