@@ -1,0 +1,15 @@
+//! The end-to-end harness: the local AWS endpoint (moto), the real
+//! Terraform CLI, and the freshly built provider installed where Terraform
+//! finds it. Tests and the demo use the same pieces, so a resource adds test
+//! cases, never another harness.
+//!
+//! Tools live in `.tools/` at the workspace root, installed by
+//! `cargo xtask setup` (see `tools`).
+
+pub mod local_aws;
+pub mod terraform;
+pub mod tools;
+
+pub use local_aws::LocalAws;
+pub use terraform::{ProviderMirror, TerraformRun, WorkDir};
+pub use tools::{terraform_binaries, workspace_root, TerraformBinary};

@@ -1,0 +1,222 @@
+//! Running the real Terraform CLI against the freshly built provider.
+//!
+//! The provider is installed into a filesystem mirror (the layout
+//! `terraform init` reads offline) under `target/e2e/`, and every run gets its
+//! own CLI configuration, `HOME` and plugin directory: nothing is read from
+//! or written to the user's `~/.terraformrc` or `~/.terraform.d`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use crate::tools::{workspace_root, TerraformBinary};
+
+const PROVIDER_SOURCE: &str = "registry.terraform.io/bokbasen/bokbasen";
+const PROVIDER_VERSION: &str = env!("CARGO_PKG_VERSION");
+const PROVIDER_BINARY: &str = "terraform-provider-bokbasen";
+
+/// The built provider, installed for Terraform. One per test process.
+pub struct ProviderMirror {
+    root: PathBuf,
+    cli_config: PathBuf,
+}
+
+impl ProviderMirror {
+    /// Builds the provider (a no-op when it is up to date) and installs it
+    /// into this process's mirror.
+    pub fn get() -> &'static ProviderMirror {
+        static MIRROR: OnceLock<ProviderMirror> = OnceLock::new();
+        MIRROR.get_or_init(|| ProviderMirror::install(&build_provider()))
+    }
+
+    fn install(binary: &Path) -> ProviderMirror {
+        let e2e = target_dir().join("e2e");
+        remove_stale_runs(&e2e);
+        let root = e2e.join(format!("run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let platform_dir = root
+            .join("mirror")
+            .join(PROVIDER_SOURCE)
+            .join(PROVIDER_VERSION)
+            .join("linux_amd64");
+        std::fs::create_dir_all(&platform_dir).expect("create the provider mirror");
+        std::fs::copy(binary, platform_dir.join(format!("{PROVIDER_BINARY}_v{PROVIDER_VERSION}")))
+            .expect("copy the provider into the mirror");
+        let cli_config = root.join("terraform.tfrc");
+        let mirror = root.join("mirror");
+        std::fs::write(
+            &cli_config,
+            format!(
+                "provider_installation {{\n  filesystem_mirror {{\n    path    = {mirror:?}\n    include = [\"{PROVIDER_SOURCE}\"]\n  }}\n  direct {{\n    exclude = [\"{PROVIDER_SOURCE}\"]\n  }}\n}}\n",
+                mirror = mirror.display().to_string()
+            ),
+        )
+        .expect("write the Terraform CLI configuration");
+        ProviderMirror { root, cli_config }
+    }
+
+    pub fn cli_config(&self) -> &Path {
+        &self.cli_config
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `cargo build` of the provider binary, so tests never run a stale one.
+fn build_provider() -> PathBuf {
+    if let Some(binary) = std::env::var_os("BOKBASEN_PROVIDER_BIN") {
+        return PathBuf::from(binary);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", PROVIDER_BINARY, "--bin", PROVIDER_BINARY])
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the provider failed");
+    target_dir().join("debug").join(PROVIDER_BINARY)
+}
+
+/// Mirrors of test processes that have ended are removed.
+fn remove_stale_runs(e2e: &Path) {
+    let Ok(entries) = std::fs::read_dir(e2e) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name.strip_prefix("run-") {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// A Terraform working directory with its own `HOME`, driven by one CLI.
+pub struct WorkDir {
+    dir: tempfile::TempDir,
+    terraform: TerraformBinary,
+    env: Vec<(String, String)>,
+}
+
+/// What one Terraform command did.
+pub struct TerraformRun {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TerraformRun {
+    /// Panics with the whole output unless the command succeeded.
+    pub fn success(self) -> TerraformRun {
+        assert_eq!(self.code, 0, "{self}");
+        self
+    }
+
+    /// Stdout and stderr together, as a user would see them.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Display for TerraformRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "terraform {} exited {}\n--- stdout\n{}\n--- stderr\n{}", self.args.join(" "), self.code, self.stdout, self.stderr)
+    }
+}
+
+impl WorkDir {
+    /// A working directory holding `files` (name, contents).
+    pub fn new(terraform: &TerraformBinary, files: &[(&str, &str)]) -> WorkDir {
+        let dir = tempfile::Builder::new().prefix("bokbasen-e2e-").tempdir().expect("create a working directory");
+        for (name, contents) in files {
+            std::fs::write(dir.path().join(name), contents).expect("write a configuration file");
+        }
+        std::fs::create_dir_all(dir.path().join(".home")).expect("create HOME");
+        WorkDir { dir, terraform: terraform.clone(), env: Vec::new() }
+    }
+
+    /// A working directory holding a copy of `examples/<name>/*.tf`.
+    pub fn from_example(terraform: &TerraformBinary, name: &str) -> WorkDir {
+        let example = workspace_root().join("examples").join(name);
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&example).unwrap_or_else(|e| panic!("read {}: {e}", example.display())) {
+            let path = entry.expect("directory entry").path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                let name = path.file_name().expect("file name").to_string_lossy().to_string();
+                files.push((name, std::fs::read_to_string(&path).expect("read example")));
+            }
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+        WorkDir::new(terraform, &files)
+    }
+
+    /// Sets an environment variable for every later command.
+    pub fn env(mut self, key: &str, value: &str) -> WorkDir {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn terraform(&self) -> &TerraformBinary {
+        &self.terraform
+    }
+
+    /// Runs `terraform ARGS` with a clean, self-contained environment.
+    pub fn run(&self, args: &[&str]) -> TerraformRun {
+        let mirror = ProviderMirror::get();
+        let mut command = Command::new(&self.terraform.path);
+        command.args(args).current_dir(self.dir.path());
+        // Nothing from the caller's AWS or Terraform set-up leaks in.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("AWS_") || key.starts_with("TF_") {
+                command.env_remove(key.as_ref());
+            }
+        }
+        command
+            .env("HOME", self.dir.path().join(".home"))
+            .env("TF_CLI_CONFIG_FILE", mirror.cli_config())
+            .env("TF_PLUGIN_CACHE_DIR", "")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            // The local endpoint ignores signatures; these only need to exist.
+            .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let output: Output = command.output().expect("run terraform");
+        TerraformRun {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+        }
+    }
+
+    pub fn init(&self) -> TerraformRun {
+        self.run(&["init", "-input=false", "-no-color"]).success()
+    }
+
+    /// `terraform output -json`, parsed, as name → value.
+    pub fn outputs(&self) -> serde_json::Map<String, serde_json::Value> {
+        let run = self.run(&["output", "-json", "-no-color"]).success();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("output -json is JSON");
+        json.as_object()
+            .expect("outputs object")
+            .iter()
+            .map(|(name, output)| (name.clone(), output["value"].clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,177 @@
+//! The provider and `bokbasen_caller_identity` end to end, with each
+//! Terraform the suite knows (the pinned 1.0.3, and a newer one on PATH):
+//! init, plan, apply, a plan with no changes, destroy; cross-account via
+//! `assume_role`; bad provider arguments; the schema as Terraform shows it;
+//! and secrets kept out of trace logs.
+
+use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
+use bokbasen_e2e::{terraform_binaries, LocalAws, WorkDir};
+
+const ROLE_ARN: &str = "arn:aws:iam::222222222222:role/bokbasen-deploy";
+
+/// `terraform plan -detailed-exitcode`: 0 means no changes, 2 changes.
+const NO_CHANGES: i32 = 0;
+const CHANGES: i32 = 2;
+
+fn var(name: &str, value: &str) -> String {
+    format!("{name}={value}")
+}
+
+/// A configuration with the given provider block body and the data source.
+fn config_with_provider(body: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    bokbasen = {{ source = "bokbasen/bokbasen" }}
+  }}
+}}
+
+provider "bokbasen" {{
+{body}
+}}
+
+data "bokbasen_caller_identity" "current" {{}}
+
+output "account_id" {{ value = data.bokbasen_caller_identity.current.account_id }}
+"#
+    )
+}
+
+#[test]
+fn init_plan_apply_replan_destroy() {
+    for tf in terraform_binaries() {
+        let aws = LocalAws::start();
+        let work = WorkDir::from_example(&tf, "caller-identity");
+        let endpoint = var("endpoint_url", &aws.endpoint());
+        work.init();
+
+        let plan = work.run(&["plan", "-detailed-exitcode", "-no-color", "-var", &endpoint]);
+        assert_eq!(plan.code, CHANGES, "Terraform {}: first plan adds the outputs\n{plan}", tf.version);
+
+        work.run(&["apply", "-auto-approve", "-no-color", "-var", &endpoint]).success();
+        let outputs = work.outputs();
+        assert_eq!(outputs["account_id"], DEFAULT_ACCOUNT, "Terraform {}", tf.version);
+        assert!(outputs["arn"].as_str().unwrap().starts_with(&format!("arn:aws:sts::{DEFAULT_ACCOUNT}:")));
+        assert!(!outputs["user_id"].as_str().unwrap().is_empty());
+
+        let replan = work.run(&["plan", "-detailed-exitcode", "-no-color", "-var", &endpoint]);
+        assert_eq!(replan.code, NO_CHANGES, "Terraform {}: nothing changed\n{replan}", tf.version);
+
+        work.run(&["destroy", "-auto-approve", "-no-color", "-var", &endpoint]).success();
+        let state = work.run(&["state", "list", "-no-color"]);
+        assert!(state.stdout.trim().is_empty(), "Terraform {}: state after destroy: {state}", tf.version);
+    }
+}
+
+#[test]
+fn assume_role_reports_the_other_account() {
+    for tf in terraform_binaries() {
+        let aws = LocalAws::start();
+        let work = WorkDir::from_example(&tf, "caller-identity");
+        work.init();
+        let args = ["-var", &var("endpoint_url", &aws.endpoint()), "-var", &var("role_arn", ROLE_ARN)];
+        work.run(&[&["apply", "-auto-approve", "-no-color"][..], &args].concat()).success();
+        let outputs = work.outputs();
+        assert_eq!(outputs["account_id"], "222222222222", "Terraform {}", tf.version);
+        assert_eq!(
+            outputs["arn"],
+            "arn:aws:sts::222222222222:assumed-role/bokbasen-deploy/bokbasen-terraform",
+            "Terraform {}",
+            tf.version
+        );
+        // The role does not exist in the emulator, which then invents a new
+        // role ID (the first half of user_id) for every session; in AWS it is
+        // stable. Everything else must plan no change.
+        let replan = work.run(&[&["plan", "-detailed-exitcode", "-no-color"][..], &args].concat());
+        let changed: Vec<&str> = replan.stdout.lines().filter(|l| l.trim_start().starts_with('~')).collect();
+        assert!(
+            replan.code == NO_CHANGES || (replan.code == CHANGES && changed.iter().all(|l| l.contains("user_id"))),
+            "Terraform {}: only the emulator's role ID may change\n{replan}",
+            tf.version
+        );
+        work.run(&[&["destroy", "-auto-approve", "-no-color"][..], &args].concat()).success();
+    }
+}
+
+#[test]
+fn bad_provider_arguments_fail_plan_naming_the_attribute() {
+    let cases = [
+        // (provider block body, summary, the source line Terraform points at)
+        (r#"region = "Europe""#, "Invalid region", r#"region = "Europe""#),
+        ("region = \"eu-north-1\"\n  max_retries = 99", "Invalid max_retries", "max_retries = 99"),
+        ("region = \"eu-north-1\"\n  endpoint_url = \"localhost:5000\"", "Invalid endpoint URL", "endpoint_url = \"localhost:5000\""),
+        (
+            "region = \"eu-north-1\"\n  assume_role {\n    role_arn = \"arn:aws:iam::222222222222:user/x\"\n  }",
+            "Invalid role ARN",
+            "role_arn = \"arn:aws:iam::222222222222:user/x\"",
+        ),
+        (
+            "region = \"eu-north-1\"\n  assume_role {\n    role_arn = \"arn:aws:iam::222222222222:role/x\"\n    duration = \"3d\"\n  }",
+            "Invalid duration",
+            "duration = \"3d\"",
+        ),
+        (
+            "region = \"eu-north-1\"\n  endpoints {\n    sts = \"ftp://sts\"\n  }",
+            "Invalid endpoint URL",
+            "sts = \"ftp://sts\"",
+        ),
+    ];
+    for tf in terraform_binaries() {
+        for (body, summary, line) in cases {
+            let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(body))]);
+            work.init();
+            let plan = work.run(&["plan", "-no-color"]);
+            assert_eq!(plan.code, 1, "Terraform {}: {summary}\n{plan}", tf.version);
+            let output = plan.output();
+            assert!(output.contains(summary), "Terraform {}: expected {summary:?}\n{plan}", tf.version);
+            // Terraform quotes the attribute's source line when the diagnostic has its path.
+            assert!(output.contains(line), "Terraform {}: expected the line {line:?}\n{plan}", tf.version);
+        }
+    }
+}
+
+#[test]
+fn providers_schema_shows_config_and_data_source_with_descriptions() {
+    for tf in terraform_binaries() {
+        let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(r#"region = "eu-north-1""#))]);
+        work.init();
+        let run = work.run(&["providers", "schema", "-json"]).success();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("schema JSON");
+        let provider = &json["provider_schemas"]["registry.terraform.io/bokbasen/bokbasen"];
+        let config = &provider["provider"]["block"];
+        assert!(config["description"].as_str().is_some_and(|d| !d.is_empty()), "Terraform {}", tf.version);
+        for attr in ["region", "profile", "endpoint_url", "max_retries"] {
+            let description = config["attributes"][attr]["description"].as_str().unwrap_or_default();
+            assert!(!description.is_empty(), "Terraform {}: {attr} has no description", tf.version);
+        }
+        for block in ["assume_role", "endpoints", "default_tags"] {
+            assert!(config["block_types"][block].is_object(), "Terraform {}: no {block} block", tf.version);
+        }
+        assert_eq!(config["block_types"]["assume_role"]["block"]["attributes"]["external_id"]["sensitive"], true);
+        let data_source = &provider["data_source_schemas"]["bokbasen_caller_identity"]["block"];
+        for attr in ["account_id", "arn", "user_id"] {
+            assert_eq!(data_source["attributes"][attr]["computed"], true, "Terraform {}: {attr}", tf.version);
+            assert!(data_source["attributes"][attr]["description"].as_str().is_some_and(|d| !d.is_empty()));
+        }
+    }
+}
+
+#[test]
+fn trace_logs_show_the_provider_but_never_secrets() {
+    const SECRET: &str = "ext-id-must-not-leak-7f3a";
+    for tf in terraform_binaries() {
+        let aws = LocalAws::start();
+        let body = format!(
+            "region = \"eu-north-1\"\n  endpoint_url = \"{}\"\n  assume_role {{\n    role_arn = \"{ROLE_ARN}\"\n    external_id = \"{SECRET}\"\n  }}",
+            aws.endpoint()
+        );
+        let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(&body))]).env("TF_LOG", "trace");
+        work.init();
+        let plan = work.run(&["plan", "-no-color"]).success();
+        let output = plan.output();
+        assert!(output.contains("reading data source"), "Terraform {}: provider debug lines are shown", tf.version);
+        assert!(output.contains("(sensitive)"), "Terraform {}: the redacted configuration is logged", tf.version);
+        assert!(!output.contains(SECRET), "Terraform {}: the external ID leaked into the log", tf.version);
+    }
+}

@@ -1,0 +1,57 @@
+//! `cargo xtask <command>`: the developer entry points.
+//!
+//! - `setup`: installs the pinned Terraform and the local AWS endpoint into `.tools/`;
+//! - `demo`:  builds the provider, starts the local AWS endpoint, applies
+//!   `examples/caller-identity` (directly and through an assumed role in
+//!   another account), prints what it got, destroys, stops the endpoint;
+//! - `test`:  `setup`, then every test in the workspace (extra arguments go to `cargo test`);
+//! - `bench`: start-up time to the handshake line and memory of the release provider.
+
+mod bench;
+mod demo;
+mod setup;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::run(),
+        Some("demo") => setup::run().and_then(|()| demo::run()),
+        Some("test") => setup::run().and_then(|()| test(&args[1..])),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// Runs a command, failing with its name when it fails.
+pub fn run_command(command: &mut Command) -> Result {
+    let status = command.status().map_err(|e| format!("could not run {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed with {status}"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn test(extra: &[String]) -> Result {
+    let root = bokbasen_e2e::workspace_root();
+    run_command(cargo().args(["build", "-p", "terraform-provider-bokbasen"]).current_dir(&root))?;
+    run_command(cargo().args(["test", "--workspace"]).args(extra).current_dir(&root))
+}
