@@ -63,6 +63,7 @@ pub trait Resource: Send + Sync + 'static {
     /// Refreshes state from AWS; `None` (without errors) when the object is gone.
     async fn read(&self, data: &Self::Data, current: Self::State, diags: &mut Diagnostics) -> Option<Self::State>;
 
+    /// `None` (with an error) when nothing was changed: the prior state stays.
     async fn update(
         &self,
         data: &Self::Data,
@@ -205,8 +206,11 @@ impl<R: Resource> AnyResource<R::Data> for Typed<R> {
         else {
             return prior.clone();
         };
-        let updated = self.inner.update(data, prior_state, planned, diags).await;
-        self.encode(updated, diags)
+        // `None` means the update changed nothing; the object is still there.
+        match self.inner.update(data, prior_state, planned, diags).await {
+            Some(updated) => self.encode(Some(updated), diags),
+            None => prior.clone(),
+        }
     }
 
     async fn delete(&self, data: &R::Data, prior: &Value, diags: &mut Diagnostics) {

@@ -15,10 +15,17 @@ use super::{AttributePath, DecodeError, Type, Value};
 const UNKNOWN_EXT: i8 = 0;
 const REFINED_UNKNOWN_EXT: i8 = 12;
 
+/// How deeply values may nest. A schema bounds the depth of its own types,
+/// but a `dynamic` value declares its type in the bytes, and `dynamic`
+/// elements inside it can declare theirs again: without a limit a few
+/// megabytes of `["list","dynamic"]` overflow the stack. serde_json, which
+/// reads the JSON forms, stops at the same depth.
+const MAX_DEPTH: usize = 128;
+
 /// Decodes `bytes` as a value of type `ty`. The whole input must be used.
 pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, DecodeError> {
     let root = AttributePath::root();
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader { bytes, pos: 0, depth: 0 };
     let value = reader.value(ty, &root)?;
     if reader.pos != bytes.len() {
         return Err(DecodeError::new(&root, format!("{} trailing bytes after the value", bytes.len() - reader.pos)));
@@ -37,6 +44,8 @@ pub fn encode_msgpack(value: &Value, ty: &Type) -> Result<Vec<u8>, DecodeError> 
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Values being decoded around the current one.
+    depth: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -71,6 +80,16 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, ty: &Type, path: &AttributePath) -> Result<Value, DecodeError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(DecodeError::new(path, format!("values nest more than {MAX_DEPTH} levels deep")));
+        }
+        self.depth += 1;
+        let value = self.value_within_depth(ty, path);
+        self.depth -= 1;
+        value
+    }
+
+    fn value_within_depth(&mut self, ty: &Type, path: &AttributePath) -> Result<Value, DecodeError> {
         let marker = self.marker(path)?;
         if marker == Marker::Null {
             return Ok(Value::Null);
