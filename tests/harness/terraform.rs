@@ -101,6 +101,7 @@ pub struct WorkDir {
     dir: tempfile::TempDir,
     terraform: TerraformBinary,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
 }
 
 /// What one Terraform command did.
@@ -138,7 +139,7 @@ impl WorkDir {
             std::fs::write(dir.path().join(name), contents).expect("write a configuration file");
         }
         std::fs::create_dir_all(dir.path().join(".home")).expect("create HOME");
-        WorkDir { dir, terraform: terraform.clone(), env: Vec::new() }
+        WorkDir { dir, terraform: terraform.clone(), env: Vec::new(), unset: Vec::new() }
     }
 
     /// A working directory holding a copy of `examples/<name>/*.tf`.
@@ -162,6 +163,17 @@ impl WorkDir {
         self
     }
 
+    /// Removes a variable the harness would otherwise set (e.g. the access keys).
+    pub fn without_env(mut self, key: &str) -> WorkDir {
+        self.unset.push(key.to_string());
+        self
+    }
+
+    /// The `HOME` Terraform and the provider see (for `~/.aws/config`).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join(".home")
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -183,7 +195,7 @@ impl WorkDir {
             }
         }
         command
-            .env("HOME", self.dir.path().join(".home"))
+            .env("HOME", self.home())
             .env("TF_CLI_CONFIG_FILE", mirror.cli_config())
             .env("TF_PLUGIN_CACHE_DIR", "")
             .env("CHECKPOINT_DISABLE", "1")
@@ -195,6 +207,9 @@ impl WorkDir {
             .env("AWS_EC2_METADATA_DISABLED", "true");
         for (key, value) in &self.env {
             command.env(key, value);
+        }
+        for key in &self.unset {
+            command.env_remove(key);
         }
         let output: Output = command.output().expect("run terraform");
         TerraformRun {

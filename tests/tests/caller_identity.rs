@@ -175,3 +175,57 @@ fn trace_logs_show_the_provider_but_never_secrets() {
         assert!(!output.contains(SECRET), "Terraform {}: the external ID leaked into the log", tf.version);
     }
 }
+
+#[test]
+fn profile_supplies_region_and_credentials_and_per_service_endpoints_win() {
+    for tf in terraform_binaries() {
+        let aws = LocalAws::start();
+        // No region and no keys but the profile's; the global endpoint is
+        // dead, so only the STS override can answer.
+        let body = |profile: &str| {
+            format!(
+                "profile = \"{profile}\"\n  endpoint_url = \"http://127.0.0.1:9\"\n  max_retries = 0\n  endpoints {{\n    sts = \"{}\"\n  }}",
+                aws.endpoint()
+            )
+        };
+        let setup = |profile: &str| {
+            let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(&body(profile)))])
+                .without_env("AWS_ACCESS_KEY_ID")
+                .without_env("AWS_SECRET_ACCESS_KEY");
+            let aws_dir = work.home().join(".aws");
+            std::fs::create_dir_all(&aws_dir).unwrap();
+            std::fs::write(aws_dir.join("config"), "[profile books]\nregion = eu-west-1\n").unwrap();
+            std::fs::write(
+                aws_dir.join("credentials"),
+                "[books]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret\n",
+            )
+            .unwrap();
+            work.init();
+            work
+        };
+
+        let work = setup("books");
+        work.run(&["apply", "-auto-approve", "-no-color"]).success();
+        let state = work.run(&["state", "show", "-no-color", "data.bokbasen_caller_identity.current"]).success();
+        assert!(state.stdout.contains(DEFAULT_ACCOUNT), "Terraform {}: {state}", tf.version);
+
+        // A profile that does not exist supplies no region: the error says so.
+        let plan = setup("nonexistent").run(&["plan", "-no-color"]);
+        assert_eq!(plan.code, 1, "Terraform {}: {plan}", tf.version);
+        assert!(plan.output().contains("No AWS region is configured"), "Terraform {}: {plan}", tf.version);
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_fails_with_a_clear_error() {
+    for tf in terraform_binaries() {
+        let body = "region = \"eu-north-1\"\n  endpoint_url = \"http://127.0.0.1:9\"\n  max_retries = 0";
+        let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(body))]);
+        work.init();
+        let plan = work.run(&["plan", "-no-color"]);
+        assert_eq!(plan.code, 1, "{plan}");
+        let output = plan.output();
+        assert!(output.contains("Cannot read the caller identity"), "Terraform {}: {plan}", tf.version);
+        assert!(output.contains("GetCallerIdentity failed"), "Terraform {}: {plan}", tf.version);
+    }
+}
