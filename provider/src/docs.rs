@@ -116,7 +116,7 @@ pub fn render_all<P: Provider>(server: &Server<P>, example: impl Fn(&str) -> Opt
 /// One page. `name` is the type name (the provider's name for the provider);
 /// `import` is only used for resources.
 pub fn render_page(kind: Kind, name: &str, schema: &Schema, example: Option<&str>, import: Option<&str>) -> String {
-    let description = schema.block.description.trim();
+    let description = schema.block().description.trim();
     let (page_title, title) = match kind {
         Kind::Provider => (format!("{name} Provider"), format!("{name} Provider")),
         _ => (format!("{name} {} - {BINARY_NAME}", kind.label()), format!("{name} ({})", kind.label())),
@@ -140,7 +140,7 @@ pub fn render_page(kind: Kind, name: &str, schema: &Schema, example: Option<&str
     if !description.is_empty() {
         let _ = writeln!(out, "{description}\n");
     }
-    if schema.block.deprecated {
+    if schema.block().deprecated {
         out.push_str("~> **Deprecated:** this will be removed in a future version.\n\n");
     }
     if let Some(example) = example {
@@ -149,7 +149,7 @@ pub fn render_page(kind: Kind, name: &str, schema: &Schema, example: Option<&str
     }
     out.push_str("<!-- schema generated from the provider's code -->\n");
     out.push_str("## Schema\n");
-    render_schema(&mut out, &schema.block);
+    render_schema(&mut out, schema.block());
     if kind == Kind::Resource {
         if let Some(import) = import {
             out.push_str("\n## Import\n\n");
@@ -479,12 +479,12 @@ mod tests {
     fn docs_every_attribute_and_block_is_described() {
         let server = server();
         let mut missing = Vec::new();
-        undescribed(&format!("provider {PROVIDER_NAME:?}"), &server.provider_schema().block, &mut missing);
+        undescribed(&format!("provider {PROVIDER_NAME:?}"), server.provider_schema().block(), &mut missing);
         for (name, schema) in server.data_source_schemas() {
-            undescribed(&format!("data {name:?}"), &schema.block, &mut missing);
+            undescribed(&format!("data {name:?}"), schema.block(), &mut missing);
         }
         for (name, schema) in server.resource_schemas() {
-            undescribed(&format!("resource {name:?}"), &schema.block, &mut missing);
+            undescribed(&format!("resource {name:?}"), schema.block(), &mut missing);
         }
         assert!(missing.is_empty(), "these have no description (the docs are made from them):\n  {}", missing.join("\n  "));
     }

@@ -2,10 +2,11 @@
 //! becomes an [`AwsContext`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use regex_lite::Regex;
 use serde::Deserialize;
 
 use crate::aws::{AssumeRole, AwsContext, AwsSettings, DEFAULT_SESSION_NAME};
@@ -19,6 +20,12 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "apigateway", "batch", "cloudfront", "codebuild", "codepipeline", "ecr", "ecs", "iam", "kms", "lambda",
     "logs", "s3", "ssm", "sts",
 ];
+
+// Patterns of the values AWS accepts, compiled once.
+static REGION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$").expect("valid regex"));
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$").expect("valid regex"));
+static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@_-]{2,64}$").expect("valid regex"));
+static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$").expect("valid regex"));
 
 const MAX_RETRIES_LIMIT: i64 = 25;
 const MIN_ROLE_DURATION: Duration = Duration::from_secs(15 * 60);
@@ -170,8 +177,7 @@ fn validate(config: &ProviderConfig, diags: &mut Diagnostics) {
 }
 
 fn check_region(region: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    let pattern = regex_lite::Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$").expect("valid regex");
-    if !pattern.is_match(region) {
+    if !REGION.is_match(region) {
         diags.attribute_error(
             path.clone(),
             "Invalid region",
@@ -197,8 +203,7 @@ fn check_url(url: &str, path: &AttributePath, diags: &mut Diagnostics) {
 }
 
 fn check_role_arn(arn: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    let pattern = regex_lite::Regex::new(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$").expect("valid regex");
-    if !pattern.is_match(arn) {
+    if !ROLE_ARN.is_match(arn) {
         diags.attribute_error(
             path.clone(),
             "Invalid role ARN",
@@ -208,8 +213,7 @@ fn check_role_arn(arn: &str, path: &AttributePath, diags: &mut Diagnostics) {
 }
 
 fn check_session_name(name: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    let pattern = regex_lite::Regex::new(r"^[A-Za-z0-9+=,.@_-]{2,64}$").expect("valid regex");
-    if !pattern.is_match(name) {
+    if !SESSION_NAME.is_match(name) {
         diags.attribute_error(
             path.clone(),
             "Invalid session name",
@@ -220,8 +224,7 @@ fn check_session_name(name: &str, path: &AttributePath, diags: &mut Diagnostics)
 
 /// The value is sensitive: the message describes it without quoting it.
 fn check_external_id(external_id: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    let pattern = regex_lite::Regex::new(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$").expect("valid regex");
-    if !pattern.is_match(external_id) {
+    if !EXTERNAL_ID.is_match(external_id) {
         diags.attribute_error(
             path.clone(),
             "Invalid external ID",
@@ -352,7 +355,7 @@ mod tests {
         if let Value::Object(given) = pairs {
             value.extend(given);
         }
-        from_value(&Value::Object(value), &schema.value_type()).expect("config decodes")
+        from_value(&Value::Object(value), schema.value_type()).expect("config decodes")
     }
 
     fn errors_at(config: &ProviderConfig) -> Vec<String> {
@@ -455,8 +458,8 @@ mod tests {
                 check(&nested.block);
             }
         }
-        check(&provider_schema().block);
-        let external_id = provider_schema().block.find_block("assume_role").unwrap().block.find_attribute("external_id").unwrap().sensitive;
+        check(provider_schema().block());
+        let external_id = provider_schema().block().find_block("assume_role").unwrap().block.find_attribute("external_id").unwrap().sensitive;
         assert!(external_id);
     }
 }

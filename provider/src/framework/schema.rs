@@ -10,12 +10,15 @@ use crate::value::{Type, Value};
 pub struct Schema {
     /// Bumped when stored state needs upgrading; see `Resource::upgrade_state`.
     pub version: i64,
-    pub block: Block,
+    block: Block,
+    /// Derived from `block` once: every value on the wire is decoded with it.
+    value_type: Type,
 }
 
 impl Schema {
     pub fn new(block: Block) -> Self {
-        Schema { version: 0, block }
+        let value_type = block.value_type();
+        Schema { version: 0, block, value_type }
     }
 
     pub fn with_version(mut self, version: i64) -> Self {
@@ -23,9 +26,13 @@ impl Schema {
         self
     }
 
+    pub fn block(&self) -> &Block {
+        &self.block
+    }
+
     /// The object type of a whole value of this schema.
-    pub fn value_type(&self) -> Type {
-        self.block.value_type()
+    pub fn value_type(&self) -> &Type {
+        &self.value_type
     }
 }
 

@@ -62,11 +62,11 @@ impl<P: Provider> Server<P> {
 
     /// The value type of a resource's state, for decoding wire values.
     pub fn resource_type(&self, type_name: &str, diags: &mut Diagnostics) -> Option<Type> {
-        self.resource(type_name, diags).map(|r| r.schema().value_type())
+        self.resource(type_name, diags).map(|r| r.schema().value_type().clone())
     }
 
     pub fn data_source_type(&self, type_name: &str, diags: &mut Diagnostics) -> Option<Type> {
-        self.data_source(type_name, diags).map(|d| d.schema().value_type())
+        self.data_source(type_name, diags).map(|d| d.schema().value_type().clone())
     }
 
     fn resource(&self, type_name: &str, diags: &mut Diagnostics) -> Option<&Arc<dyn AnyResource<P::Data>>> {
@@ -121,7 +121,7 @@ impl<P: Provider> Server<P> {
     }
 
     fn decode_provider_config(&self, config: &Value, diags: &mut Diagnostics) -> Option<P::Config> {
-        super::from_value(config, &self.provider_schema.value_type())
+        super::from_value(config, self.provider_schema.value_type())
             .map_err(|e| diags.decode_error("provider configuration", e))
             .ok()
     }
@@ -168,7 +168,7 @@ impl<P: Provider> Server<P> {
             }
         };
         let Some(upgraded) = resource.upgrade_state(version, stored, &mut diags) else { return (Value::Null, diags) };
-        match from_json(&upgraded, &resource.schema().value_type()) {
+        match from_json(&upgraded, resource.schema().value_type()) {
             Ok(value) => (value, diags),
             Err(e) => {
                 diags.decode_error("stored state", e);
@@ -202,7 +202,7 @@ impl<P: Provider> Server<P> {
         let Some(resource) = self.resource(type_name, &mut diags) else {
             return (PlannedChange { planned: proposed.clone(), requires_replace: Vec::new() }, diags);
         };
-        let mut change = plan_change(&resource.schema().block, prior, proposed, config);
+        let mut change = plan_change(resource.schema().block(), prior, proposed, config);
         if !change.planned.is_null() {
             change.planned = resource.modify_plan(prior, change.planned, &mut diags).await;
         }

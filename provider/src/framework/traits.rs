@@ -152,13 +152,13 @@ struct Typed<T> {
 
 impl<T> Typed<T> {
     fn decode<S: DeserializeOwned>(&self, value: &Value, what: &str, diags: &mut Diagnostics) -> Option<S> {
-        from_value(value, &self.schema.value_type()).map_err(|e| diags.decode_error(what, e)).ok()
+        from_value(value, self.schema.value_type()).map_err(|e| diags.decode_error(what, e)).ok()
     }
 
     /// Encodes a returned state; `None` becomes null (the object is gone).
     fn encode<S: Serialize>(&self, state: Option<S>, diags: &mut Diagnostics) -> Value {
         let Some(state) = state else { return Value::Null };
-        to_value(&state, &self.schema.value_type()).unwrap_or_else(|e| {
+        to_value(&state, self.schema.value_type()).unwrap_or_else(|e| {
             diags.error("Provider bug: state does not fit the schema", e.to_string());
             Value::Null
         })

@@ -92,7 +92,7 @@ fn attribute_path(path: &AttributePath) -> pb::AttributePath {
 }
 
 fn schema(schema: &Schema) -> pb::Schema {
-    pb::Schema { version: schema.version, block: Some(block(&schema.block)) }
+    pb::Schema { version: schema.version, block: Some(block(schema.block())) }
 }
 
 fn block(block: &Block) -> pb::schema::Block {
@@ -165,10 +165,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let ty = server.provider_schema().value_type();
         let mut diags = Diagnostics::new();
         let mut prepared_config = None;
-        if let Some(config) = decode(request.config.as_ref(), &ty, "provider configuration", &mut diags) {
-            tracing::trace!(rpc = "PrepareProviderConfig", config = ?server.provider_schema().block.redact(&config), "validating provider configuration");
+        if let Some(config) = decode(request.config.as_ref(), ty, "provider configuration", &mut diags) {
+            tracing::trace!(rpc = "PrepareProviderConfig", config = ?server.provider_schema().block().redact(&config), "validating provider configuration");
             diags.extend(server.validate_provider_config(&config));
-            prepared_config = encode(&config, &ty, &mut diags);
+            prepared_config = encode(&config, ty, &mut diags);
         }
         Ok(Response::new(pb::prepare_provider_config::Response { prepared_config, diagnostics: diagnostics(diags) }))
     }
@@ -235,8 +235,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let server = &self.server;
         let ty = server.provider_schema().value_type();
         let mut diags = Diagnostics::new();
-        if let Some(config) = decode(request.config.as_ref(), &ty, "provider configuration", &mut diags) {
-            tracing::debug!(rpc = "Configure", terraform_version = %request.terraform_version, config = ?server.provider_schema().block.redact(&config), "configuring provider");
+        if let Some(config) = decode(request.config.as_ref(), ty, "provider configuration", &mut diags) {
+            tracing::debug!(rpc = "Configure", terraform_version = %request.terraform_version, config = ?server.provider_schema().block().redact(&config), "configuring provider");
             diags.extend(server.configure(&request.terraform_version, &config).await);
         }
         Ok(Response::new(pb::configure::Response { diagnostics: diagnostics(diags) }))
