@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
-use crate::framework::{Block, Mode, Nesting, NestedBlock, Provider, Schema, Server};
+use crate::framework::{Block, Mode, NestedBlock, Nesting, Provider, Schema, Server};
 use crate::value::Type;
 
 /// The provider's local name, as in `provider "bokbasen" {}`.
@@ -90,12 +90,24 @@ pub fn import_example_path(type_name: &str) -> String {
 pub fn render_all<P: Provider>(server: &Server<P>, example: impl Fn(&str) -> Option<String>) -> Vec<Page> {
     let mut pages = vec![Page {
         path: doc_path(Kind::Provider, PROVIDER_NAME),
-        content: render_page(Kind::Provider, PROVIDER_NAME, server.provider_schema(), example(&example_path(Kind::Provider, PROVIDER_NAME)).as_deref(), None),
+        content: render_page(
+            Kind::Provider,
+            PROVIDER_NAME,
+            server.provider_schema(),
+            example(&example_path(Kind::Provider, PROVIDER_NAME)).as_deref(),
+            None,
+        ),
     }];
     for (name, schema) in server.data_source_schemas() {
         pages.push(Page {
             path: doc_path(Kind::DataSource, name),
-            content: render_page(Kind::DataSource, name, schema, example(&example_path(Kind::DataSource, name)).as_deref(), None),
+            content: render_page(
+                Kind::DataSource,
+                name,
+                schema,
+                example(&example_path(Kind::DataSource, name)).as_deref(),
+                None,
+            ),
         });
     }
     for (name, schema) in server.resource_schemas() {
@@ -343,7 +355,15 @@ fn block_flags(nested: &NestedBlock) -> Vec<String> {
 fn indent_continuation(text: &str) -> String {
     text.lines()
         .enumerate()
-        .map(|(i, line)| if i == 0 || line.trim().is_empty() { line.trim_end().to_string() } else { format!("  {line}") })
+        .map(
+            |(i, line)| {
+                if i == 0 || line.trim().is_empty() {
+                    line.trim_end().to_string()
+                } else {
+                    format!("  {line}")
+                }
+            },
+        )
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -486,7 +506,11 @@ mod tests {
         for (name, schema) in server.resource_schemas() {
             undescribed(&format!("resource {name:?}"), schema.block(), &mut missing);
         }
-        assert!(missing.is_empty(), "these have no description (the docs are made from them):\n  {}", missing.join("\n  "));
+        assert!(
+            missing.is_empty(),
+            "these have no description (the docs are made from them):\n  {}",
+            missing.join("\n  ")
+        );
     }
 
     #[test]
@@ -543,8 +567,11 @@ mod tests {
                 .attribute(Attribute::optional_computed("tags", Type::map(Type::String)).description("Tags."))
                 .attribute(Attribute::computed("ports", Type::set(Type::Number)).description("Ports."))
                 .attribute(
-                    Attribute::computed("stages", Type::list(Type::Object(BTreeMap::from([("name".to_string(), Type::String)]))))
-                        .description("Stages."),
+                    Attribute::computed(
+                        "stages",
+                        Type::list(Type::Object(BTreeMap::from([("name".to_string(), Type::String)]))),
+                    )
+                    .description("Stages."),
                 )
                 .block(
                     NestedBlock::new(
@@ -556,7 +583,13 @@ mod tests {
                     .items(1, 1),
                 ),
         );
-        let page = render_page(Kind::Resource, "bokbasen_pipeline", &schema, Some("resource \"bokbasen_pipeline\" \"x\" {}\n"), Some("terraform import bokbasen_pipeline.x x\n"));
+        let page = render_page(
+            Kind::Resource,
+            "bokbasen_pipeline",
+            &schema,
+            Some("resource \"bokbasen_pipeline\" \"x\" {}\n"),
+            Some("terraform import bokbasen_pipeline.x x\n"),
+        );
         for expected in [
             "page_title: \"bokbasen_pipeline Resource - terraform-provider-bokbasen\"\n",
             "description: |-\n  A pipeline.\n---\n\n# bokbasen_pipeline (Resource)\n\nA pipeline.\n\n## Example Usage\n\n```terraform\nresource \"bokbasen_pipeline\" \"x\" {}\n```\n",

@@ -11,21 +11,38 @@ use serde::Deserialize;
 
 use crate::aws::{AssumeRole, AwsContext, AwsSettings, DEFAULT_SESSION_NAME};
 use crate::framework::{
-    Attr, Attribute, Block, AnyDataSource, AnyResource, Diagnostics, Nesting, NestedBlock, Provider, Schema,
+    AnyDataSource, AnyResource, Attr, Attribute, Block, Diagnostics, NestedBlock, Nesting, Provider, Schema,
 };
 use crate::value::{AttributePath, Type};
 
 /// Services whose endpoint can be overridden in `endpoints {}`.
 pub const ENDPOINT_SERVICES: &[&str] = &[
-    "apigateway", "batch", "cloudfront", "codebuild", "codepipeline", "ecr", "ecs", "iam", "kms", "lambda",
-    "logs", "s3", "ssm", "sts",
+    "apigateway",
+    "batch",
+    "cloudfront",
+    "codebuild",
+    "codepipeline",
+    "ecr",
+    "ecs",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "s3",
+    "ssm",
+    "sts",
 ];
 
 // Patterns of the values AWS accepts, compiled once.
-static REGION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$").expect("valid regex"));
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$").expect("valid regex"));
-static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@_-]{2,64}$").expect("valid regex"));
-static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$").expect("valid regex"));
+static REGION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$").expect("valid regex"));
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$").expect("valid regex")
+});
+static SESSION_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@_-]{2,64}$").expect("valid regex"));
+static EXTERNAL_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$").expect("valid regex"));
 
 const MAX_RETRIES_LIMIT: i64 = 25;
 const MIN_ROLE_DURATION: Duration = Duration::from_secs(15 * 60);
@@ -74,8 +91,9 @@ fn provider_schema() -> Schema {
         .attribute(Attribute::optional("session_name", Type::String).description(format!("Session name recorded in CloudTrail; 2–64 characters of `[A-Za-z0-9+=,.@_-]`. Defaults to `{DEFAULT_SESSION_NAME}`.")))
         .attribute(Attribute::optional("external_id", Type::String).sensitive().description("External ID the role's trust policy requires. Sensitive: never logged."))
         .attribute(Attribute::optional("duration", Type::String).description("Session length as a duration such as `1h` or `45m`, between `15m` and `12h`. Defaults to one hour."));
-    let default_tags = Block::new("Tags applied to every taggable resource the provider creates; a resource's own tags win.")
-        .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tag keys and values."));
+    let default_tags =
+        Block::new("Tags applied to every taggable resource the provider creates; a resource's own tags win.")
+            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tag keys and values."));
     Schema::new(
         Block::new("The bokbasen provider creates the release stack of each microservice in AWS: build, test, approval and deploy stages across accounts. Credentials come from the standard AWS chain.")
             .attribute(Attribute::optional("region", Type::String).description("AWS region, e.g. `eu-north-1`. Defaults to `AWS_REGION` or the profile's region."))
@@ -101,7 +119,12 @@ impl Provider for BokbasenProvider {
         validate(config, diags);
     }
 
-    async fn configure(&self, _terraform_version: &str, config: ProviderConfig, diags: &mut Diagnostics) -> Option<AwsContext> {
+    async fn configure(
+        &self,
+        _terraform_version: &str,
+        config: ProviderConfig,
+        diags: &mut Diagnostics,
+    ) -> Option<AwsContext> {
         let settings = settings(config, diags)?;
         match AwsContext::load(settings).await {
             Ok(context) => Some(context),
@@ -129,7 +152,11 @@ fn validate(config: &ProviderConfig, diags: &mut Diagnostics) {
     }
     if let Some(profile) = config.profile.known() {
         if profile.trim().is_empty() {
-            diags.attribute_error(root.attribute("profile"), "Invalid profile", "`profile` must name a profile; remove the argument to use the default.");
+            diags.attribute_error(
+                root.attribute("profile"),
+                "Invalid profile",
+                "`profile` must name a profile; remove the argument to use the default.",
+            );
         }
     }
     if let Some(url) = config.endpoint_url.known() {
@@ -188,7 +215,9 @@ fn check_region(region: &str, path: &AttributePath, diags: &mut Diagnostics) {
 
 fn check_url(url: &str, path: &AttributePath, diags: &mut Diagnostics) {
     let problem = match url::Url::parse(url) {
-        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => Some(format!("scheme {:?} is not http or https", parsed.scheme())),
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
+            Some(format!("scheme {:?} is not http or https", parsed.scheme()))
+        }
         Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => Some("it has no host".to_string()),
         Ok(_) => None,
         Err(e) => Some(e.to_string()),
@@ -228,19 +257,30 @@ fn check_external_id(external_id: &str, path: &AttributePath, diags: &mut Diagno
         diags.attribute_error(
             path.clone(),
             "Invalid external ID",
-            format!("The external ID ({} characters) must be 2–1224 characters of letters, digits and `+=,.@:/_-`.", external_id.chars().count()),
+            format!(
+                "The external ID ({} characters) must be 2–1224 characters of letters, digits and `+=,.@:/_-`.",
+                external_id.chars().count()
+            ),
         );
     }
 }
 
 fn check_tag(key: &str, value: Option<&str>, path: &AttributePath, diags: &mut Diagnostics) {
     if key.to_ascii_lowercase().starts_with("aws:") {
-        diags.attribute_error(path.clone(), "Invalid tag key", format!("Tag key {key:?} uses the `aws:` prefix, which AWS reserves."));
+        diags.attribute_error(
+            path.clone(),
+            "Invalid tag key",
+            format!("Tag key {key:?} uses the `aws:` prefix, which AWS reserves."),
+        );
     } else if key.is_empty() || key.chars().count() > 128 {
         diags.attribute_error(path.clone(), "Invalid tag key", format!("Tag key {key:?} must be 1–128 characters."));
     }
     if value.is_some_and(|v| v.chars().count() > 256) {
-        diags.attribute_error(path.clone(), "Invalid tag value", format!("The value of tag {key:?} is longer than 256 characters."));
+        diags.attribute_error(
+            path.clone(),
+            "Invalid tag value",
+            format!("The value of tag {key:?} is longer than 256 characters."),
+        );
     }
 }
 
@@ -371,12 +411,15 @@ mod tests {
             ("endpoint_url", "http://127.0.0.1:5000".into()),
             ("max_retries", 3.into()),
             ("endpoints", object([("sts", "https://sts.eu-north-1.amazonaws.com".into())])),
-            ("assume_role", object([
-                ("role_arn", "arn:aws:iam::222222222222:role/deploy".into()),
-                ("session_name", "ci-run.42".into()),
-                ("external_id", "ext-123".into()),
-                ("duration", "1h30m".into()),
-            ])),
+            (
+                "assume_role",
+                object([
+                    ("role_arn", "arn:aws:iam::222222222222:role/deploy".into()),
+                    ("session_name", "ci-run.42".into()),
+                    ("external_id", "ext-123".into()),
+                    ("duration", "1h30m".into()),
+                ]),
+            ),
             ("default_tags", object([("tags", Value::Map(BTreeMap::from([("team".into(), "books".into())])))])),
         ]));
         assert_eq!(errors_at(&good), Vec::<String>::new());
@@ -390,12 +433,15 @@ mod tests {
             ("endpoint_url", "ftp://x".into()),
             ("max_retries", (-1).into()),
             ("endpoints", object([("ssm", "not a url".into())])),
-            ("assume_role", object([
-                ("role_arn", "arn:aws:iam::12:user/x".into()),
-                ("session_name", "a".into()),
-                ("external_id", "has space".into()),
-                ("duration", "3d".into()),
-            ])),
+            (
+                "assume_role",
+                object([
+                    ("role_arn", "arn:aws:iam::12:user/x".into()),
+                    ("session_name", "a".into()),
+                    ("external_id", "has space".into()),
+                    ("duration", "3d".into()),
+                ]),
+            ),
             ("default_tags", object([("tags", Value::Map(BTreeMap::from([("aws:owner".into(), "x".into())])))])),
         ]));
         assert_eq!(
@@ -426,10 +472,13 @@ mod tests {
 
     #[test]
     fn external_id_never_appears_in_diagnostics() {
-        let bad = config(object([("assume_role", object([
-            ("role_arn", "arn:aws:iam::222222222222:role/deploy".into()),
-            ("external_id", "secret value!".into()),
-        ]))]));
+        let bad = config(object([(
+            "assume_role",
+            object([
+                ("role_arn", "arn:aws:iam::222222222222:role/deploy".into()),
+                ("external_id", "secret value!".into()),
+            ]),
+        )]));
         let mut diags = Diagnostics::new();
         validate(&bad, &mut diags);
         let text = format!("{diags:?}");
@@ -459,7 +508,14 @@ mod tests {
             }
         }
         check(provider_schema().block());
-        let external_id = provider_schema().block().find_block("assume_role").unwrap().block.find_attribute("external_id").unwrap().sensitive;
+        let external_id = provider_schema()
+            .block()
+            .find_block("assume_role")
+            .unwrap()
+            .block
+            .find_attribute("external_id")
+            .unwrap()
+            .sensitive;
         assert!(external_id);
     }
 }

@@ -240,7 +240,8 @@ async fn configured() -> (Server<FakeProvider>, Arc<Cloud>) {
 /// Plans and applies the creation of a thing; returns its state.
 async fn create(server: &Server<FakeProvider>, name: &str, description: Option<&str>) -> Value {
     let config = config(name, description);
-    let (change, diags) = server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
+    let (change, diags) =
+        server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
     assert_no_errors(&diags);
     let applied = server.apply_resource_change(THING, &Value::Null, &change.planned).await;
     assert_no_errors(&applied.diagnostics);
@@ -263,7 +264,12 @@ async fn validation_reports_errors_at_their_attribute() {
 
     assert_no_errors(&server.validate_resource_config(THING, &config("ok", None)).await);
     // Unknown names are checked once known.
-    let unknown_name = object([("name", Value::Unknown), ("description", Value::Null), ("id", Value::Null), ("revision", Value::Null)]);
+    let unknown_name = object([
+        ("name", Value::Unknown),
+        ("description", Value::Null),
+        ("id", Value::Null),
+        ("revision", Value::Null),
+    ]);
     assert_no_errors(&server.validate_resource_config(THING, &unknown_name).await);
     let diags = server.validate_resource_config(THING, &config("has space", None)).await;
     assert_eq!(errors(&diags), ["Invalid name"]);
@@ -293,7 +299,8 @@ async fn configure_failures_leave_the_provider_unconfigured() {
 async fn apply_before_configure_is_an_error_not_a_panic() {
     let (server, cloud) = unconfigured();
     let config = config("early", None);
-    let (change, diags) = server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
+    let (change, diags) =
+        server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
     assert_no_errors(&diags);
 
     let applied = server.apply_resource_change(THING, &Value::Null, &change.planned).await;
@@ -314,7 +321,8 @@ async fn create_plans_computed_attributes_unknown_and_applies_them_known() {
     let (server, cloud) = configured().await;
     let config = config("books", Some("the books service"));
 
-    let (change, diags) = server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
+    let (change, diags) =
+        server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
     assert_no_errors(&diags);
     assert!(change.requires_replace.is_empty());
     assert_eq!(
@@ -340,7 +348,10 @@ async fn create_plans_computed_attributes_unknown_and_applies_them_known() {
             ("revision", 1.into()),
         ])
     );
-    assert_eq!(cloud.get(&id), Some(Thing { name: "books".into(), description: Some("the books service".into()), revision: 1 }));
+    assert_eq!(
+        cloud.get(&id),
+        Some(Thing { name: "books".into(), description: Some("the books service".into()), revision: 1 })
+    );
 }
 
 #[tokio::test]
@@ -395,7 +406,12 @@ async fn update_keeps_the_id_and_recomputes_the_revision() {
     assert!(change.requires_replace.is_empty(), "{:?}", change.requires_replace);
     assert_eq!(
         change.planned,
-        object([("name", "books".into()), ("description", "new".into()), ("id", id.clone()), ("revision", Value::Unknown)])
+        object([
+            ("name", "books".into()),
+            ("description", "new".into()),
+            ("id", id.clone()),
+            ("revision", Value::Unknown)
+        ])
     );
 
     let applied = server.apply_resource_change(THING, &prior, &change.planned).await;
@@ -489,7 +505,12 @@ async fn a_create_that_fails_halfway_keeps_what_it_created() {
     assert_eq!(ids.len(), 1, "the object was created");
     assert_eq!(
         applied.new_state,
-        object([("name", name.as_str().into()), ("description", Value::Null), ("id", ids[0].as_str().into()), ("revision", 1.into())]),
+        object([
+            ("name", name.as_str().into()),
+            ("description", Value::Null),
+            ("id", ids[0].as_str().into()),
+            ("revision", 1.into())
+        ]),
         "the state of what was created is returned, so Terraform records (and taints) it"
     );
 }
@@ -498,7 +519,8 @@ async fn a_create_that_fails_halfway_keeps_what_it_created() {
 async fn stop_interrupts_an_operation_in_flight() {
     let (server, cloud) = configured().await;
     let hanging = config(HANGS, None);
-    let (change, _) = server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &hanging), &hanging).await;
+    let (change, _) =
+        server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &hanging), &hanging).await;
 
     let interrupted = async {
         let (applied, ()) = tokio::join!(server.apply_resource_change(THING, &Value::Null, &change.planned), async {

@@ -57,7 +57,8 @@ async fn serves_the_schema_to_terraforms_certificate() {
     assert_eq!(region.r#type, br#""string""#);
     assert!(!region.description.is_empty(), "region has a description");
 
-    let identity = schema.data_source_schemas.get("bokbasen_caller_identity").expect("data source bokbasen_caller_identity");
+    let identity =
+        schema.data_source_schemas.get("bokbasen_caller_identity").expect("data source bokbasen_caller_identity");
     let block = identity.block.as_ref().expect("data source block");
     assert!(!block.description.is_empty(), "the data source has a description");
     assert!(!block.attributes.is_empty());
@@ -76,9 +77,9 @@ async fn get_schema_as(plugin: &Plugin, identity: Option<&ClientIdentity>) -> Re
             .map(drop)
             .map_err(|status| format!("GetSchema: {status}"))
     };
-    tokio::time::timeout(GENEROUS, attempt).await.unwrap_or_else(|_| {
-        panic!("neither served nor refused within {GENEROUS:?}; stderr: {}", plugin.stderr())
-    })
+    tokio::time::timeout(GENEROUS, attempt)
+        .await
+        .unwrap_or_else(|_| panic!("neither served nor refused within {GENEROUS:?}; stderr: {}", plugin.stderr()))
 }
 
 #[tokio::test]
@@ -118,6 +119,7 @@ async fn controller_shutdown_ends_the_process_cleanly() {
         .unwrap_or_else(|status| panic!("Shutdown failed: {status}; stderr: {}", plugin.stderr()));
 
     let status = plugin.wait_exit(GENEROUS).await;
-    let status = status.unwrap_or_else(|| panic!("still running {GENEROUS:?} after Shutdown; stderr: {}", plugin.stderr()));
+    let status =
+        status.unwrap_or_else(|| panic!("still running {GENEROUS:?} after Shutdown; stderr: {}", plugin.stderr()));
     assert!(status.success(), "exited with {status}; stderr: {}", plugin.stderr());
 }

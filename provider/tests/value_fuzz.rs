@@ -54,9 +54,7 @@ fn number() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(|n| Value::Number(n.into())),
-        any::<f64>()
-            .prop_filter_map("finite", serde_json::Number::from_f64)
-            .prop_map(Value::Number),
+        any::<f64>().prop_filter_map("finite", serde_json::Number::from_f64).prop_map(Value::Number),
     ]
 }
 
@@ -74,13 +72,8 @@ fn map_of(element: BoxedStrategy<Value>) -> impl Strategy<Value = Value> {
 
 /// Values a `dynamic` attribute can hold: any type, chosen at random.
 fn dynamic_value() -> BoxedStrategy<Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        Just(Value::Unknown),
-        any::<bool>().prop_map(Value::Bool),
-        number(),
-        string(),
-    ];
+    let leaf =
+        prop_oneof![Just(Value::Null), Just(Value::Unknown), any::<bool>().prop_map(Value::Bool), number(), string(),];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
@@ -110,7 +103,9 @@ fn resource_value() -> impl Strategy<Value = Value> {
         maybe(map_of(maybe(string()))),
         maybe(prop::collection::vec(maybe(number()), 0..4).prop_map(Value::Set)),
         maybe(list_of(maybe(string()))),
-        maybe((maybe(string()), maybe(any::<bool>().prop_map(Value::Bool))).prop_map(|(s, b)| Value::Tuple(vec![s, b]))),
+        maybe(
+            (maybe(string()), maybe(any::<bool>().prop_map(Value::Bool))).prop_map(|(s, b)| Value::Tuple(vec![s, b])),
+        ),
         maybe(list_of(maybe(rule()))),
         dynamic_value(),
     );
@@ -318,7 +313,8 @@ fn nested_dynamic_values_cannot_overflow_the_stack() {
     let decoded = std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(|| {
-            let accepted = (1..200).rev().find_map(|levels| decode_msgpack(&nested_dynamic_lists(levels), &Type::Dynamic).ok());
+            let accepted =
+                (1..200).rev().find_map(|levels| decode_msgpack(&nested_dynamic_lists(levels), &Type::Dynamic).ok());
             let value = accepted.expect("shallow dynamic values decode");
             let bytes = encode_msgpack(&value, &Type::Dynamic).unwrap();
             let again = decode_msgpack(&bytes, &Type::Dynamic).unwrap();

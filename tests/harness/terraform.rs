@@ -34,11 +34,7 @@ impl ProviderMirror {
         remove_stale_runs(&e2e);
         let root = e2e.join(format!("run-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let platform_dir = root
-            .join("mirror")
-            .join(PROVIDER_SOURCE)
-            .join(PROVIDER_VERSION)
-            .join("linux_amd64");
+        let platform_dir = root.join("mirror").join(PROVIDER_SOURCE).join(PROVIDER_VERSION).join("linux_amd64");
         std::fs::create_dir_all(&platform_dir).expect("create the provider mirror");
         std::fs::copy(binary, platform_dir.join(format!("{PROVIDER_BINARY}_v{PROVIDER_VERSION}")))
             .expect("copy the provider into the mirror");
@@ -127,7 +123,14 @@ impl TerraformRun {
 
 impl std::fmt::Display for TerraformRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "terraform {} exited {}\n--- stdout\n{}\n--- stderr\n{}", self.args.join(" "), self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "terraform {} exited {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
     }
 }
 

@@ -75,8 +75,7 @@ fn assume_role_reports_the_other_account() {
         let outputs = work.outputs();
         assert_eq!(outputs["account_id"], "222222222222", "Terraform {}", tf.version);
         assert_eq!(
-            outputs["arn"],
-            "arn:aws:sts::222222222222:assumed-role/bokbasen-deploy/bokbasen-terraform",
+            outputs["arn"], "arn:aws:sts::222222222222:assumed-role/bokbasen-deploy/bokbasen-terraform",
             "Terraform {}",
             tf.version
         );

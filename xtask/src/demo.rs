@@ -21,7 +21,9 @@ pub fn run() -> Result {
     step(&work, &["init", "-input=false", "-no-color"])?;
     let endpoint = format!("endpoint_url={}", aws.endpoint());
 
-    for (title, role) in [("As the caller", None), ("Through assume_role into the Test account", Some(TEST_ACCOUNT_ROLE))] {
+    for (title, role) in
+        [("As the caller", None), ("Through assume_role into the Test account", Some(TEST_ACCOUNT_ROLE))]
+    {
         let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint];
         let role_var = role.map(|arn| format!("role_arn={arn}"));
         if let Some(var) = &role_var {

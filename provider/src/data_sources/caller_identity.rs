@@ -37,15 +37,21 @@ impl DataSource for CallerIdentity {
         )
     }
 
-    async fn read(&self, aws: &AwsContext, _config: CallerIdentityState, diags: &mut Diagnostics) -> Option<CallerIdentityState> {
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        _config: CallerIdentityState,
+        diags: &mut Diagnostics,
+    ) -> Option<CallerIdentityState> {
         match aws.sts().get_caller_identity().send().await {
-            Ok(identity) => Some(CallerIdentityState {
-                account_id: identity.account,
-                arn: identity.arn,
-                user_id: identity.user_id,
-            }),
+            Ok(identity) => {
+                Some(CallerIdentityState { account_id: identity.account, arn: identity.arn, user_id: identity.user_id })
+            }
             Err(err) => {
-                diags.error("Cannot read the caller identity", format!("STS GetCallerIdentity failed: {}", error_detail(&err)));
+                diags.error(
+                    "Cannot read the caller identity",
+                    format!("STS GetCallerIdentity failed: {}", error_detail(&err)),
+                );
                 None
             }
         }

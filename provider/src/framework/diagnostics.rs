@@ -52,7 +52,13 @@ impl Diagnostics {
         self.push(Severity::Error, format!("Invalid {what}"), detail, path);
     }
 
-    fn push(&mut self, severity: Severity, summary: impl Into<String>, detail: impl Into<String>, path: Option<AttributePath>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+        path: Option<AttributePath>,
+    ) {
         self.0.push(Diagnostic { severity, summary: summary.into(), detail: detail.into(), path });
     }
 

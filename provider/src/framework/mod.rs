@@ -16,7 +16,7 @@ mod typed;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use plan::{plan_change, PlannedChange};
-pub use schema::{Attribute, Block, Mode, Nesting, NestedBlock, Schema};
+pub use schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
 pub use server::{Applied, ImportedResource, Server};
 pub use traits::{data_source, resource, AnyDataSource, AnyResource, DataSource, Provider, Resource};
 pub use typed::{from_value, to_value, Attr};

@@ -67,7 +67,13 @@ fn mark_unknown(block: &Block, planned: &mut Value, config: &Value, creating: bo
     }
 }
 
-fn find_replacements(block: &Block, prior: &Value, planned: &Value, path: &AttributePath, out: &mut Vec<AttributePath>) {
+fn find_replacements(
+    block: &Block,
+    prior: &Value,
+    planned: &Value,
+    path: &AttributePath,
+    out: &mut Vec<AttributePath>,
+) {
     for attr in block.attributes.iter().filter(|a| a.requires_replace) {
         let before = prior.attribute(&attr.name).unwrap_or(&Value::Null);
         let after = planned.attribute(&attr.name).unwrap_or(&Value::Null);

@@ -93,7 +93,11 @@ impl Block {
             .iter()
             .map(|(name, v)| {
                 let v = if let Some(attr) = self.find_attribute(name) {
-                    if attr.sensitive && !v.is_null() { Value::string("(sensitive)") } else { v.clone() }
+                    if attr.sensitive && !v.is_null() {
+                        Value::string("(sensitive)")
+                    } else {
+                        v.clone()
+                    }
                 } else if let Some(nested) = self.find_block(name) {
                     match v {
                         Value::List(items) => Value::List(items.iter().map(|i| nested.block.redact(i)).collect()),

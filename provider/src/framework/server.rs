@@ -221,7 +221,11 @@ impl<P: Provider> Server<P> {
                 let deleted = self.unless_stopped(&mut diags, resource.delete(&data, prior, &mut op_diags)).await;
                 diags.extend(op_diags);
                 // Until the delete succeeded the object still exists.
-                if deleted.is_some() && !diags.has_errors() { Value::Null } else { prior.clone() }
+                if deleted.is_some() && !diags.has_errors() {
+                    Value::Null
+                } else {
+                    prior.clone()
+                }
             }
             (true, false) => {
                 let created = self.unless_stopped(&mut diags, resource.create(&data, planned, &mut op_diags)).await;

@@ -28,8 +28,12 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Prepares `Data` (e.g. AWS clients). `None` with errors in `diags` when
     /// it cannot.
-    async fn configure(&self, terraform_version: &str, config: Self::Config, diags: &mut Diagnostics)
-        -> Option<Self::Data>;
+    async fn configure(
+        &self,
+        terraform_version: &str,
+        config: Self::Config,
+        diags: &mut Diagnostics,
+    ) -> Option<Self::Data>;
 
     fn resources(&self) -> Vec<Arc<dyn AnyResource<Self::Data>>>;
 
@@ -81,7 +85,12 @@ pub trait Resource: Send + Sync + 'static {
     }
 
     /// Rewrites stored JSON state written by an older schema `version`.
-    fn upgrade_state(&self, version: i64, state: serde_json::Value, diags: &mut Diagnostics) -> Option<serde_json::Value> {
+    fn upgrade_state(
+        &self,
+        version: i64,
+        state: serde_json::Value,
+        diags: &mut Diagnostics,
+    ) -> Option<serde_json::Value> {
         let current = self.schema().version;
         if version > current {
             diags.error(
@@ -121,7 +130,12 @@ pub trait AnyResource<D>: Send + Sync {
     async fn update(&self, data: &D, prior: &Value, planned: &Value, diags: &mut Diagnostics) -> Value;
     async fn delete(&self, data: &D, prior: &Value, diags: &mut Diagnostics);
     async fn import(&self, data: &D, id: &str, diags: &mut Diagnostics) -> Value;
-    fn upgrade_state(&self, version: i64, state: serde_json::Value, diags: &mut Diagnostics) -> Option<serde_json::Value>;
+    fn upgrade_state(
+        &self,
+        version: i64,
+        state: serde_json::Value,
+        diags: &mut Diagnostics,
+    ) -> Option<serde_json::Value>;
 }
 
 /// A data source with its state type erased to [`Value`].
@@ -224,7 +238,12 @@ impl<R: Resource> AnyResource<R::Data> for Typed<R> {
         self.encode(imported, diags)
     }
 
-    fn upgrade_state(&self, version: i64, state: serde_json::Value, diags: &mut Diagnostics) -> Option<serde_json::Value> {
+    fn upgrade_state(
+        &self,
+        version: i64,
+        state: serde_json::Value,
+        diags: &mut Diagnostics,
+    ) -> Option<serde_json::Value> {
         self.inner.upgrade_state(version, state, diags)
     }
 }

@@ -94,8 +94,8 @@ pub fn from_value<T: DeserializeOwned>(value: &Value, ty: &Type) -> Result<T, De
 
 /// Writes a serde struct as a value of type `ty`.
 pub fn to_value<T: Serialize>(state: &T, ty: &Type) -> Result<Value, DecodeError> {
-    let json = serde_json::to_value(state)
-        .map_err(|e| DecodeError { path: AttributePath::root(), message: e.to_string() })?;
+    let json =
+        serde_json::to_value(state).map_err(|e| DecodeError { path: AttributePath::root(), message: e.to_string() })?;
     from_json(&json, ty)
 }
 

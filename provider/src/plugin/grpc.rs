@@ -152,7 +152,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             data_source_schemas: server.data_source_schemas().map(|(n, s)| (n.to_string(), schema(s))).collect(),
             diagnostics: Vec::new(),
             provider_meta: None,
-            server_capabilities: Some(pb::ServerCapabilities { plan_destroy: false, get_provider_schema_optional: false }),
+            server_capabilities: Some(pb::ServerCapabilities {
+                plan_destroy: false,
+                get_provider_schema_optional: false,
+            }),
         }))
     }
 
@@ -270,10 +273,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
         let mut diags = Diagnostics::new();
-        let mut response = pb::plan_resource_change::Response {
-            planned_private: request.prior_private.clone(),
-            ..Default::default()
-        };
+        let mut response =
+            pb::plan_resource_change::Response { planned_private: request.prior_private.clone(), ..Default::default() };
         if let Some(ty) = self.server.resource_type(&request.type_name, &mut diags) {
             let prior = decode(request.prior_state.as_ref(), &ty, "prior state", &mut diags);
             let proposed = decode(request.proposed_new_state.as_ref(), &ty, "proposed state", &mut diags);
@@ -366,4 +367,3 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         Ok(Response::new(pb::stop::Response { error: String::new() }))
     }
 }
-

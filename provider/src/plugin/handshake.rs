@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn accepts_5_anywhere_in_the_version_list() {
         for versions in ["5", "5,6", "6,5", " 4 , 5 "] {
-            assert!(Handshake::from_env(env(&[COOKIE, CERT, ("PLUGIN_PROTOCOL_VERSIONS", versions)])).is_ok(), "{versions}");
+            assert!(
+                Handshake::from_env(env(&[COOKIE, CERT, ("PLUGIN_PROTOCOL_VERSIONS", versions)])).is_ok(),
+                "{versions}"
+            );
         }
         let err = Handshake::from_env(env(&[COOKIE, CERT, ("PLUGIN_PROTOCOL_VERSIONS", "6")])).unwrap_err();
         assert!(err.to_string().contains("only version 5"));
@@ -162,7 +165,8 @@ mod tests {
         let free = probe.local_addr().unwrap().port();
         drop(probe);
         let free_s = free.to_string();
-        let hs = Handshake::from_env(env(&[COOKIE, CERT, ("PLUGIN_MIN_PORT", &free_s), ("PLUGIN_MAX_PORT", &free_s)])).unwrap();
+        let hs = Handshake::from_env(env(&[COOKIE, CERT, ("PLUGIN_MIN_PORT", &free_s), ("PLUGIN_MAX_PORT", &free_s)]))
+            .unwrap();
         assert_eq!(hs.port_range, Some((free, free)));
         assert_eq!(hs.bind().unwrap().local_addr().unwrap().port(), free);
         let bad = Handshake::from_env(env(&[COOKIE, CERT, ("PLUGIN_MIN_PORT", "9000"), ("PLUGIN_MAX_PORT", "8000")]));

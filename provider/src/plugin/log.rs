@@ -83,9 +83,8 @@ pub fn format_line(event: &Event<'_>) -> String {
 }
 
 fn timestamp() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
 }
 
@@ -151,12 +150,24 @@ mod tests {
     fn dependencies_are_capped_at_warn() {
         let layer = HclogLayer { level: Level::TRACE };
         let own = tracing::Metadata::new(
-            "x", "bokbasen_provider::plugin", Level::TRACE, None, None, None,
-            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)), tracing::metadata::Kind::EVENT,
+            "x",
+            "bokbasen_provider::plugin",
+            Level::TRACE,
+            None,
+            None,
+            None,
+            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)),
+            tracing::metadata::Kind::EVENT,
         );
         let dep = tracing::Metadata::new(
-            "x", "aws_sigv4::http_request", Level::TRACE, None, None, None,
-            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)), tracing::metadata::Kind::EVENT,
+            "x",
+            "aws_sigv4::http_request",
+            Level::TRACE,
+            None,
+            None,
+            None,
+            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)),
+            tracing::metadata::Kind::EVENT,
         );
         assert!(layer.allows(&own));
         assert!(!layer.allows(&dep));

@@ -52,7 +52,8 @@ pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, TlsError> {
         .map_err(|e| TlsError::ClientCertificate(e.to_string()))?;
 
     let key = rcgen::KeyPair::generate().map_err(|e| TlsError::Setup(e.to_string()))?;
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).map_err(|e| TlsError::Setup(e.to_string()))?;
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string()]).map_err(|e| TlsError::Setup(e.to_string()))?;
     let cert = params.self_signed(&key).map_err(|e| TlsError::Setup(e.to_string()))?;
     let certificate = cert.der().to_vec();
     let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -130,7 +131,8 @@ mod tests {
 
     #[test]
     fn pins_the_exact_certificate() {
-        let verifier = PinnedClientCertificate { pinned: CertificateDer::from(vec![1, 2, 3]), provider: crypto_provider() };
+        let verifier =
+            PinnedClientCertificate { pinned: CertificateDer::from(vec![1, 2, 3]), provider: crypto_provider() };
         let now = UnixTime::now();
         assert!(verifier.verify_client_cert(&CertificateDer::from(vec![1, 2, 3]), &[], now).is_ok());
         assert!(verifier.verify_client_cert(&CertificateDer::from(vec![1, 2, 4]), &[], now).is_err());

@@ -40,7 +40,12 @@ fn convert(json: &Json, ty: &Type, path: &AttributePath) -> Result<Value, Decode
         (Type::List(elem), Json::Array(items)) => Value::List(elements(items, elem, path)?),
         (Type::Set(elem), Json::Array(items)) => Value::Set(elements(items, elem, path)?),
         (Type::Tuple(elems), Json::Array(items)) if elems.len() == items.len() => Value::Tuple(
-            items.iter().zip(elems).enumerate().map(|(i, (j, t))| convert(j, t, &path.index(i))).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .zip(elems)
+                .enumerate()
+                .map(|(i, (j, t))| convert(j, t, &path.index(i)))
+                .collect::<Result<_, _>>()?,
         ),
         (Type::Map(elem), Json::Object(items)) => Value::Map(
             items.iter().map(|(k, j)| Ok((k.clone(), convert(j, elem, &path.key(k))?))).collect::<Result<_, _>>()?,
@@ -94,16 +99,16 @@ pub fn to_json(value: &Value, ty: &Type) -> Json {
         (Value::Bool(b), _) => Json::Bool(*b),
         (Value::Number(n), _) => Json::Number(n.clone()),
         (Value::String(s), _) => Json::String(s.clone()),
-        (Value::List(items) | Value::Set(items) | Value::Tuple(items), ty) => Json::Array(
-            items.iter().enumerate().map(|(i, v)| to_json(v, &element_type(ty, i, None))).collect(),
-        ),
+        (Value::List(items) | Value::Set(items) | Value::Tuple(items), ty) => {
+            Json::Array(items.iter().enumerate().map(|(i, v)| to_json(v, &element_type(ty, i, None))).collect())
+        }
         // Every attribute of the type is written, so serde sees null, not a missing field.
         (Value::Object(items), Type::Object(attrs)) => Json::Object(
             attrs.iter().map(|(k, t)| (k.clone(), to_json(items.get(k).unwrap_or(&Value::Null), t))).collect(),
         ),
-        (Value::Map(items) | Value::Object(items), ty) => Json::Object(
-            items.iter().map(|(k, v)| (k.clone(), to_json(v, &element_type(ty, 0, Some(k))))).collect(),
-        ),
+        (Value::Map(items) | Value::Object(items), ty) => {
+            Json::Object(items.iter().map(|(k, v)| (k.clone(), to_json(v, &element_type(ty, 0, Some(k))))).collect())
+        }
     }
 }
 

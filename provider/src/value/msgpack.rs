@@ -142,9 +142,8 @@ impl<'a> Reader<'a> {
                 for _ in 0..len {
                     let name = self.key(path)?;
                     let attr_path = path.attribute(&name);
-                    let attr_ty = attrs
-                        .get(&name)
-                        .ok_or_else(|| DecodeError::new(&attr_path, "unsupported attribute"))?;
+                    let attr_ty =
+                        attrs.get(&name).ok_or_else(|| DecodeError::new(&attr_path, "unsupported attribute"))?;
                     let item = self.value(attr_ty, &attr_path)?;
                     values.insert(name, item);
                 }
@@ -377,7 +376,10 @@ mod tests {
         let rule = |n: i64| Value::Object(BTreeMap::from([("n".into(), n.into()), ("on".into(), true.into())]));
         let value = Value::Object(BTreeMap::from([
             ("tags".into(), Value::Map(BTreeMap::from([("team".into(), "books".into())]))),
-            ("ids".into(), Value::Set(vec![1.into(), (-70000).into(), Value::Number(serde_json::Number::from_f64(2.5).unwrap())])),
+            (
+                "ids".into(),
+                Value::Set(vec![1.into(), (-70000).into(), Value::Number(serde_json::Number::from_f64(2.5).unwrap())]),
+            ),
             ("rules".into(), Value::List(vec![rule(1), rule(u32::MAX as i64 + 1)])),
             ("any".into(), Value::List(vec!["a".into(), Value::Unknown])),
         ]));

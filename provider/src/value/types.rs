@@ -44,8 +44,7 @@ impl Type {
             Type::Set(t) => json!(["set", t.to_json()]),
             Type::Map(t) => json!(["map", t.to_json()]),
             Type::Object(attrs) => {
-                let attrs: serde_json::Map<_, _> =
-                    attrs.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
+                let attrs: serde_json::Map<_, _> = attrs.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
                 json!(["object", attrs])
             }
             Type::Tuple(elems) => {
@@ -74,12 +73,13 @@ impl Type {
                 (Some("list"), Some(t), 2) => Ok(Type::list(Type::from_json(t)?)),
                 (Some("set"), Some(t), 2) => Ok(Type::set(Type::from_json(t)?)),
                 (Some("map"), Some(t), 2) => Ok(Type::map(Type::from_json(t)?)),
-                (Some("object"), Some(J::Object(attrs)), 2 | 3) => Ok(Type::Object(
-                    attrs
-                        .iter()
-                        .map(|(k, t)| Ok((k.clone(), Type::from_json(t)?)))
-                        .collect::<Result<_, String>>()?,
-                )),
+                (Some("object"), Some(J::Object(attrs)), 2 | 3) => {
+                    Ok(Type::Object(attrs.iter().map(|(k, t)| Ok((k.clone(), Type::from_json(t)?))).collect::<Result<
+                        _,
+                        String,
+                    >>(
+                    )?))
+                }
                 (Some("tuple"), Some(J::Array(elems)), 2) => {
                     Ok(Type::Tuple(elems.iter().map(Type::from_json).collect::<Result<_, _>>()?))
                 }

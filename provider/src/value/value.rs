@@ -40,9 +40,7 @@ impl Value {
     pub fn is_wholly_known(&self) -> bool {
         match self {
             Value::Unknown => false,
-            Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
-                items.iter().all(Value::is_wholly_known)
-            }
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => items.iter().all(Value::is_wholly_known),
             Value::Map(items) | Value::Object(items) => items.values().all(Value::is_wholly_known),
             _ => true,
         }
@@ -80,9 +78,7 @@ impl Value {
             Value::List(items) => Type::list(common_type(items)),
             Value::Set(items) => Type::set(common_type(items)),
             Value::Map(items) => Type::map(common_type(items.values())),
-            Value::Object(attrs) => {
-                Type::Object(attrs.iter().map(|(k, v)| (k.clone(), v.infer_type())).collect())
-            }
+            Value::Object(attrs) => Type::Object(attrs.iter().map(|(k, v)| (k.clone(), v.infer_type())).collect()),
             Value::Tuple(items) => Type::Tuple(items.iter().map(Value::infer_type).collect()),
         }
     }
@@ -115,9 +111,7 @@ impl PartialEq for Value {
             (List(a), List(b)) | (Tuple(a), Tuple(b)) => a == b,
             (Map(a), Map(b)) | (Object(a), Object(b)) => a == b,
             (Set(a), Set(b)) => {
-                a.len() == b.len()
-                    && a.iter().all(|x| b.contains(x))
-                    && b.iter().all(|x| a.contains(x))
+                a.len() == b.len() && a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
             }
             _ => false,
         }

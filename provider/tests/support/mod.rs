@@ -29,13 +29,8 @@ pub const GENEROUS: Duration = Duration::from_secs(20);
 
 /// Variables from the developer's environment that would change how the
 /// plugin starts.
-const INTERFERING: &[&str] = &[
-    MAGIC_COOKIE_KEY,
-    "PLUGIN_PROTOCOL_VERSIONS",
-    "PLUGIN_CLIENT_CERT",
-    "PLUGIN_MIN_PORT",
-    "PLUGIN_MAX_PORT",
-];
+const INTERFERING: &[&str] =
+    &[MAGIC_COOKIE_KEY, "PLUGIN_PROTOCOL_VERSIONS", "PLUGIN_CLIENT_CERT", "PLUGIN_MIN_PORT", "PLUGIN_MAX_PORT"];
 
 /// A client certificate and key like the ones Terraform generates per plugin
 /// process: self-signed ECDSA P-521 / SHA-512, marked as a CA.
@@ -47,7 +42,9 @@ pub struct ClientIdentity {
 
 impl ClientIdentity {
     pub fn generate() -> ClientIdentity {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+        };
 
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("generate a P-521 key");
         let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("certificate parameters");
@@ -176,7 +173,8 @@ impl Plugin {
         });
         let line = receiver.recv_timeout(GENEROUS).unwrap_or_default();
         // Built before the checks so that a failed check still kills the child.
-        let mut plugin = Plugin { child, stderr, line: String::new(), addr: ([0, 0, 0, 0], 0).into(), server_cert: Vec::new() };
+        let mut plugin =
+            Plugin { child, stderr, line: String::new(), addr: ([0, 0, 0, 0], 0).into(), server_cert: Vec::new() };
         let line = line.trim_end().to_string();
         let parts: Vec<&str> = line.split('|').collect();
         assert!(
