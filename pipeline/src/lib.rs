@@ -1,0 +1,18 @@
+//! A microservice's release spec ([`ServiceSpec`]) and the shape of the
+//! pipeline it gets ([`shape`]): stages, actions, the accounts they run in,
+//! and the CodeBuild projects with their buildspecs.
+//!
+//! Everything here is pure: no network, no Terraform, no file system. The
+//! provider turns a shape into AWS requests; the generator uses it to check
+//! answers and draw the pipeline. Same spec, same shape, in the same order,
+//! so plans never churn.
+
+mod shape;
+mod spec;
+mod validate;
+
+pub use shape::{
+    shape, Action, ActionKind, PipelineShape, Project, ProjectPurpose, Stage, Variable, VariableValue, Where,
+};
+pub use spec::{Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source};
+pub use validate::{validate, FieldPath, FieldStep, SpecError};

@@ -1,0 +1,134 @@
+//! What a platform engineer writes for one microservice.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How a service runs, which decides how it is deployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// ECS on Fargate, rolling deploys of a container image.
+    Fargate,
+    Lambda,
+    /// AWS Batch jobs from a container image.
+    Batch,
+    ApiGateway,
+    /// S3 bucket behind CloudFront.
+    StaticSite,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Fargate, Kind::Lambda, Kind::Batch, Kind::ApiGateway, Kind::StaticSite];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Fargate => "fargate",
+            Kind::Lambda => "lambda",
+            Kind::Batch => "batch",
+            Kind::ApiGateway => "api_gateway",
+            Kind::StaticSite => "static_site",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Kinds whose build produces a container image (and get an ECR repository).
+    pub fn builds_image(self) -> bool {
+        matches!(self, Kind::Fargate | Kind::Batch)
+    }
+
+    /// The deploy target fields this kind needs, in order.
+    pub fn target_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Fargate => &["cluster", "service"],
+            Kind::Lambda => &["function"],
+            Kind::Batch => &["job_queue", "job_definition"],
+            Kind::ApiGateway => &["api_id", "stage"],
+            Kind::StaticSite => &["bucket", "distribution_id"],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Lowercase letters, digits and `-`; names the pipeline and everything it owns.
+    pub name: String,
+    pub kind: Kind,
+    pub source: Source,
+    pub artifact_bucket: String,
+    pub build: Build,
+    /// In promotion order.
+    pub environments: Vec<Environment>,
+    pub approval_topic_arn: Option<String>,
+    pub flyway: Option<Flyway>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A CodeStar connection to the repository; a push to `branch` starts a release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub connection_arn: String,
+    pub repository: String,
+    pub branch: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    pub image: String,
+    pub compute_type: String,
+    /// A path in the repository, or inline YAML.
+    pub buildspec: String,
+    pub environment: BTreeMap<String, String>,
+    /// Variable name → SSM parameter name (read by CodeBuild, never stored).
+    pub secrets: BTreeMap<String, String>,
+    pub cache: Cache,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cache {
+    None,
+    /// Docker layers and sources on the build host.
+    Local,
+    /// In the artifact bucket.
+    S3,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    pub name: String,
+    pub account_id: String,
+    /// Assumed by the pipeline to act in this environment's account.
+    pub deploy_role_arn: String,
+    /// Wait for a person's approval before releasing here.
+    pub approval: bool,
+    /// Run the Flyway migration before deploying.
+    pub migrate: bool,
+    pub smoke_test: Option<SmokeTest>,
+    /// Commands run after the smoke test, each a verification step.
+    pub verification: Vec<String>,
+    /// Kind-specific target: see [`Kind::target_fields`].
+    pub target: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmokeTest {
+    /// SSM parameter holding the Runscope trigger URL (a secret).
+    pub runscope_trigger_parameter: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flyway {
+    pub locations: Vec<String>,
+}
+
+impl ServiceSpec {
+    /// The SSM path prefix of one environment's configuration, as the
+    /// configuration resources and Spring Cloud Config layout use it.
+    pub fn config_path(&self, environment: &str) -> String {
+        format!("/config/{}_{}", self.name, environment)
+    }
+}

@@ -1,0 +1,249 @@
+//! Checks a spec before anything is planned: every problem, each with the
+//! path of the field that causes it (Terraform shows that line).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex_lite::Regex;
+
+use crate::{Kind, ServiceSpec};
+
+/// Where in the spec a problem is, in Terraform's notation: `environment[1].account_id`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldPath(pub Vec<FieldStep>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldStep {
+    Field(&'static str),
+    Index(usize),
+    Key(String),
+}
+
+impl FieldPath {
+    fn field(name: &'static str) -> Self {
+        FieldPath(vec![FieldStep::Field(name)])
+    }
+
+    fn then(&self, step: FieldStep) -> Self {
+        let mut steps = self.0.clone();
+        steps.push(step);
+        FieldPath(steps)
+    }
+
+    fn and(&self, name: &'static str) -> Self {
+        self.then(FieldStep::Field(name))
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                FieldStep::Field(name) if i == 0 => write!(f, "{name}")?,
+                FieldStep::Field(name) => write!(f, ".{name}")?,
+                FieldStep::Index(index) => write!(f, "[{index}]")?,
+                FieldStep::Key(key) => write!(f, "[{key:?}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    pub path: FieldPath,
+    pub message: String,
+}
+
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("valid regex")
+}
+
+static SERVICE_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"));
+static ENVIRONMENT_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$"));
+static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{12}$"));
+static ROLE_ARN: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$"));
+static CONNECTION_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"^arn:aws(-[a-z]+)*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[A-Za-z0-9-]+$")
+});
+static TOPIC_ARN: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"));
+static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"));
+static BUCKET: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"));
+static COMPUTE_TYPE: LazyLock<Regex> = LazyLock::new(|| regex(r"^BUILD_[A-Z0-9_]+$"));
+static VARIABLE: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z_][A-Za-z0-9_]*$"));
+static PARAMETER: LazyLock<Regex> = LazyLock::new(|| regex(r"^/[A-Za-z0-9_.\-/]{1,1010}$"));
+
+/// Every problem with `spec`; empty when it can be planned.
+pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    let mut fail = |path: FieldPath, message: String| errors.push(SpecError { path, message });
+
+    if !SERVICE_NAME.is_match(&spec.name) {
+        fail(
+            FieldPath::field("name"),
+            format!("{:?} is not a service name: use 1–40 lowercase letters, digits and `-`, starting with a letter and not ending with `-`.", spec.name),
+        );
+    }
+    let source = FieldPath::field("source");
+    if !CONNECTION_ARN.is_match(&spec.source.connection_arn) {
+        fail(
+            source.and("connection_arn"),
+            format!(
+                "{:?} is not a CodeStar connection ARN (arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID).",
+                spec.source.connection_arn
+            ),
+        );
+    }
+    if !REPOSITORY.is_match(&spec.source.repository) {
+        fail(
+            source.and("repository"),
+            format!("{:?} is not a repository id; write it as `owner/name`.", spec.source.repository),
+        );
+    }
+    if spec.source.branch.trim().is_empty() {
+        fail(source.and("branch"), "The branch must not be empty.".to_string());
+    }
+    if !BUCKET.is_match(&spec.artifact_bucket) || spec.artifact_bucket.contains("..") {
+        fail(
+            FieldPath::field("artifact_bucket"),
+            format!(
+                "{:?} is not an S3 bucket name: 3–63 lowercase letters, digits, `.` and `-`.",
+                spec.artifact_bucket
+            ),
+        );
+    }
+
+    let build = FieldPath::field("build");
+    if !COMPUTE_TYPE.is_match(&spec.build.compute_type) {
+        fail(
+            build.and("compute_type"),
+            format!("{:?} is not a CodeBuild compute type such as BUILD_GENERAL1_SMALL.", spec.build.compute_type),
+        );
+    }
+    if spec.build.image.trim().is_empty() {
+        fail(build.and("image"), "The build image must not be empty.".to_string());
+    }
+    if spec.build.buildspec.trim().is_empty() {
+        fail(build.and("buildspec"), "Give a buildspec path in the repository, or inline YAML.".to_string());
+    }
+    for (field, names) in [("environment", &spec.build.environment), ("secrets", &spec.build.secrets)] {
+        for name in names.keys() {
+            if !VARIABLE.is_match(name) {
+                fail(
+                    build.and(field).then(FieldStep::Key(name.clone())),
+                    format!("{name:?} is not an environment variable name."),
+                );
+            }
+        }
+    }
+    for (name, parameter) in &spec.build.secrets {
+        if !PARAMETER.is_match(parameter) {
+            fail(
+                build.and("secrets").then(FieldStep::Key(name.clone())),
+                format!(
+                    "{parameter:?} is not an SSM parameter name; it starts with `/`, e.g. `/config/{}_build/token`.",
+                    spec.name
+                ),
+            );
+        }
+        if spec.build.environment.contains_key(name) {
+            fail(
+                build.and("secrets").then(FieldStep::Key(name.clone())),
+                format!("{name:?} is set in both `environment` and `secrets`; keep one."),
+            );
+        }
+    }
+
+    if let Some(topic) = &spec.approval_topic_arn {
+        if !TOPIC_ARN.is_match(topic) {
+            fail(FieldPath::field("approval_topic_arn"), format!("{topic:?} is not an SNS topic ARN."));
+        }
+    }
+    if spec.flyway.as_ref().is_some_and(|f| f.locations.is_empty()) {
+        fail(
+            FieldPath::field("flyway").and("locations"),
+            "List at least one Flyway location, e.g. `filesystem:db/migration`.".to_string(),
+        );
+    }
+    for key in spec.tags.keys() {
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            fail(
+                FieldPath::field("tags").then(FieldStep::Key(key.clone())),
+                format!("Tag key {key:?} uses the `aws:` prefix, which AWS reserves."),
+            );
+        }
+    }
+
+    if spec.environments.is_empty() {
+        fail(
+            FieldPath::field("environment"),
+            "Declare at least one `environment` block; releases are promoted through them in order.".to_string(),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (index, env) in spec.environments.iter().enumerate() {
+        let path = FieldPath::field("environment").then(FieldStep::Index(index));
+        if !ENVIRONMENT_NAME.is_match(&env.name) {
+            fail(
+                path.and("name"),
+                format!("{:?} is not an environment name: 1–20 lowercase letters, digits and `-`.", env.name),
+            );
+        } else if !seen.insert(env.name.as_str()) {
+            fail(path.and("name"), format!("Environment {:?} is declared twice; names must be unique.", env.name));
+        }
+        if !ACCOUNT_ID.is_match(&env.account_id) {
+            fail(path.and("account_id"), format!("{:?} is not a 12-digit AWS account ID.", env.account_id));
+        }
+        match ROLE_ARN.captures(&env.deploy_role_arn) {
+            None => fail(path.and("deploy_role_arn"), format!("{:?} is not an IAM role ARN.", env.deploy_role_arn)),
+            Some(captures) if ACCOUNT_ID.is_match(&env.account_id) && captures[2] != env.account_id => fail(
+                path.and("deploy_role_arn"),
+                format!(
+                    "The role is in account {}, but environment {:?} is account {}.",
+                    &captures[2], env.name, env.account_id
+                ),
+            ),
+            Some(_) => {}
+        }
+        if env.migrate && spec.kind == Kind::StaticSite {
+            fail(path.and("migrate"), "A static_site has no database to migrate.".to_string());
+        } else if env.migrate && spec.flyway.is_none() {
+            fail(path.and("migrate"), "Migrations need a `flyway` block naming the migration locations.".to_string());
+        }
+        if let Some(smoke) = &env.smoke_test {
+            if !PARAMETER.is_match(&smoke.runscope_trigger_parameter) {
+                fail(
+                    path.and("smoke_test").and("runscope_trigger_parameter"),
+                    format!("{:?} is not an SSM parameter name.", smoke.runscope_trigger_parameter),
+                );
+            }
+        }
+        for (i, command) in env.verification.iter().enumerate() {
+            if command.trim().is_empty() {
+                fail(
+                    path.and("verification").then(FieldStep::Index(i)),
+                    "A verification command must not be empty.".to_string(),
+                );
+            }
+        }
+        let wanted = spec.kind.target_fields();
+        for field in wanted {
+            if env.target.get(*field).is_none_or(|v| v.trim().is_empty()) {
+                fail(
+                    path.and("target"),
+                    format!("A {} target needs `{field}` (it takes {}).", spec.kind.name(), wanted.join(", ")),
+                );
+            }
+        }
+        for field in env.target.keys().filter(|f| !wanted.contains(&f.as_str())) {
+            fail(
+                path.and("target").then(FieldStep::Key(field.clone())),
+                format!("`{field}` does not fit a {} target, which takes {}.", spec.kind.name(), wanted.join(", ")),
+            );
+        }
+    }
+    errors
+}

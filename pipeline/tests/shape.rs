@@ -1,0 +1,199 @@
+//! Golden pictures of each kind's pipeline, and the spec's validation.
+//! Regenerate the pictures after an intended change with
+//! `BOKBASEN_UPDATE_GOLDEN=1 cargo test -p bokbasen-pipeline`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bokbasen_pipeline::{
+    shape, validate, ActionKind, Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source, Where,
+};
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn target(kind: Kind, env: &str) -> BTreeMap<String, String> {
+    match kind {
+        Kind::Fargate => map(&[("cluster", env), ("service", "ebook-api")]),
+        Kind::Lambda => map(&[("function", &format!("ebook-api-{env}"))]),
+        Kind::Batch => map(&[("job_queue", env), ("job_definition", "ebook-api")]),
+        Kind::ApiGateway => map(&[("api_id", "a1b2c3"), ("stage", env)]),
+        Kind::StaticSite => map(&[("bucket", &format!("ebook-site-{env}")), ("distribution_id", "E2QWRUHEXAMPLE")]),
+    }
+}
+
+/// The issue's example service, Test → Stage → Production in three accounts.
+fn spec(kind: Kind) -> ServiceSpec {
+    let migrate = kind != Kind::StaticSite;
+    let env = |name: &str, account: &str, approval: bool, verification: &[&str]| Environment {
+        name: name.into(),
+        account_id: account.into(),
+        deploy_role_arn: format!("arn:aws:iam::{account}:role/bokbasen-deployer"),
+        approval,
+        migrate,
+        smoke_test: Some(SmokeTest {
+            runscope_trigger_parameter: format!("/config/ebook-api_{name}/runscope-trigger"),
+        }),
+        verification: verification.iter().map(|c| c.to_string()).collect(),
+        target: target(kind, name),
+    };
+    ServiceSpec {
+        name: "ebook-api".into(),
+        kind,
+        source: Source {
+            connection_arn: "arn:aws:codestar-connections:eu-north-1:111111111111:connection/abc".into(),
+            repository: "bokbasen/ebook-api".into(),
+            branch: "main".into(),
+        },
+        artifact_bucket: "bokbasen-pipeline-artifacts".into(),
+        build: Build {
+            image: "aws/codebuild/standard:7.0".into(),
+            compute_type: "BUILD_GENERAL1_SMALL".into(),
+            buildspec: "buildspec.yml".into(),
+            environment: map(&[("JAVA_TOOL_OPTIONS", "-Xmx1g")]),
+            secrets: map(&[("SONAR_TOKEN", "/config/ebook-api_build/sonar-token")]),
+            cache: Cache::Local,
+        },
+        environments: vec![
+            env("test", "222222222222", false, &[]),
+            env("stage", "333333333333", true, &["./gradlew verificationTest"]),
+            env("production", "444444444444", true, &[]),
+        ],
+        approval_topic_arn: Some("arn:aws:sns:eu-north-1:111111111111:releases".into()),
+        flyway: migrate.then(|| Flyway { locations: vec!["filesystem:db/migration".into()] }),
+        tags: map(&[("team", "ebooks")]),
+    }
+}
+
+#[test]
+fn every_kind_matches_its_golden_picture() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("BOKBASEN_UPDATE_GOLDEN").is_some();
+    for kind in Kind::ALL {
+        let spec = spec(kind);
+        assert_eq!(validate(&spec), [], "{} fixture is valid", kind.name());
+        let picture = shape(&spec).to_string();
+        let path = dir.join(format!("{}.txt", kind.name()));
+        if update {
+            std::fs::write(&path, &picture).unwrap();
+            continue;
+        }
+        let golden = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            golden == picture,
+            "{} differs from {}; if intended, run BOKBASEN_UPDATE_GOLDEN=1 cargo test -p bokbasen-pipeline\n{picture}",
+            kind.name(),
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn stages_follow_promotion_order_with_sequential_actions() {
+    for kind in Kind::ALL {
+        let shape = shape(&spec(kind));
+        let names: Vec<&str> = shape.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Source", "Build", "test", "stage", "production"], "{}", kind.name());
+        for stage in &shape.stages {
+            let orders: Vec<u32> = stage.actions.iter().map(|a| a.run_order).collect();
+            assert_eq!(orders, (1..=orders.len() as u32).collect::<Vec<_>>(), "{} {}", kind.name(), stage.name);
+        }
+        // Approval comes first where asked for, and only there.
+        let first = |env: &str| shape.stages.iter().find(|s| s.name == env).unwrap().actions[0].kind;
+        assert_ne!(first("test"), ActionKind::ManualApproval);
+        assert_eq!(first("stage"), ActionKind::ManualApproval);
+        assert_eq!(first("production"), ActionKind::ManualApproval);
+        // Everything after approval acts in the environment's account.
+        for stage in &shape.stages[2..] {
+            for action in stage.actions.iter().filter(|a| a.kind != ActionKind::ManualApproval) {
+                assert_eq!(action.runs_in, Where::Environment(stage.name.clone()), "{} {}", kind.name(), action.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_shape_is_deterministic_and_project_names_are_unique() {
+    for kind in Kind::ALL {
+        let spec = spec(kind);
+        assert_eq!(shape(&spec), shape(&spec));
+        let shape = shape(&spec);
+        let mut names: Vec<&str> = shape.projects.iter().map(|p| p.name.as_str()).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "{}", kind.name());
+        // Every CodeBuild action names a project of the shape.
+        for action in shape.stages.iter().flat_map(|s| &s.actions).filter(|a| a.kind == ActionKind::CodeBuild) {
+            assert!(names.contains(&action.configuration["ProjectName"].as_str()));
+        }
+    }
+}
+
+#[test]
+fn secrets_are_referenced_never_inlined() {
+    let shape = shape(&spec(Kind::Fargate));
+    let text = shape.to_string();
+    assert!(text.contains("env SONAR_TOKEN <- ssm /config/ebook-api_build/sonar-token"));
+    assert!(text.contains("env FLYWAY_PASSWORD <- ssm /config/ebook-api_stage/flyway/password"));
+}
+
+fn errors_at(spec: &ServiceSpec) -> Vec<String> {
+    validate(spec).into_iter().map(|e| e.path.to_string()).collect()
+}
+
+#[test]
+fn validation_names_the_field() {
+    let good = spec(Kind::Fargate);
+    type Breakage = Box<dyn Fn(&mut ServiceSpec)>;
+    let cases: Vec<(&str, Breakage)> = vec![
+        ("name", Box::new(|s| s.name = "Ebook_API".into())),
+        ("name", Box::new(|s| s.name = "a".repeat(41))),
+        ("name", Box::new(|s| s.name = "ebook-".into())),
+        ("source.connection_arn", Box::new(|s| s.source.connection_arn = "arn:aws:s3:::x".into())),
+        ("source.repository", Box::new(|s| s.source.repository = "ebook-api".into())),
+        ("artifact_bucket", Box::new(|s| s.artifact_bucket = "Bucket".into())),
+        ("build.compute_type", Box::new(|s| s.build.compute_type = "small".into())),
+        (
+            r#"build.secrets["SONAR_TOKEN"]"#,
+            Box::new(|s| s.build.secrets.insert("SONAR_TOKEN".into(), "sonar".into()).map(drop).unwrap_or(())),
+        ),
+        ("environment", Box::new(|s| s.environments.clear())),
+        ("environment[1].name", Box::new(|s| s.environments[1].name = "test".into())),
+        ("environment[0].account_id", Box::new(|s| s.environments[0].account_id = "2222".into())),
+        (
+            "environment[2].deploy_role_arn",
+            Box::new(|s| s.environments[2].deploy_role_arn = "arn:aws:iam::999999999999:role/x".into()),
+        ),
+        (
+            "environment[0].target",
+            Box::new(|s| {
+                s.environments[0].target.remove("service");
+            }),
+        ),
+        (
+            r#"environment[0].target["function"]"#,
+            Box::new(|s| {
+                s.environments[0].target.insert("function".into(), "f".into());
+            }),
+        ),
+        ("environment[0].migrate", Box::new(|s| s.flyway = None)),
+        (
+            "tags[\"aws:owner\"]",
+            Box::new(|s| {
+                s.tags.insert("aws:owner".into(), "x".into());
+            }),
+        ),
+    ];
+    for (expected, break_it) in cases {
+        let mut spec = good.clone();
+        break_it(&mut spec);
+        let errors = errors_at(&spec);
+        assert!(errors.iter().any(|e| e == expected), "expected an error at {expected}, got {errors:?}");
+    }
+    let mut site = spec(Kind::StaticSite);
+    site.environments[0].migrate = true;
+    site.flyway = Some(Flyway { locations: vec!["filesystem:db".into()] });
+    assert_eq!(errors_at(&site), ["environment[0].migrate"]);
+}
