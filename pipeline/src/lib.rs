@@ -7,10 +7,12 @@
 //! answers and draw the pipeline. Same spec, same shape, in the same order,
 //! so plans never churn.
 
+mod policy;
 mod shape;
 mod spec;
 mod validate;
 
+pub use policy::{build_role, environment_role, pipeline_role, Region, RoleDocuments};
 pub use shape::{
     shape, Action, ActionKind, PipelineShape, Project, ProjectPurpose, Stage, Variable, VariableValue, Where,
 };

@@ -6,8 +6,42 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use bokbasen_pipeline::{
-    shape, validate, ActionKind, Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source, Where,
+    build_role, environment_role, pipeline_role, shape, validate, ActionKind, Build, Cache, Environment, Flyway, Kind,
+    Region, ServiceSpec, SmokeTest, Source, Where,
 };
+use serde_json::{json, Value};
+
+const PIPELINE_ACCOUNT: &str = "111111111111";
+
+fn region() -> Region {
+    Region { partition: "aws".into(), region: "eu-north-1".into() }
+}
+
+/// Every role document of a spec, by role.
+fn documents(spec: &ServiceSpec) -> Value {
+    let shape = shape(spec);
+    let role = |docs: bokbasen_pipeline::RoleDocuments| json!({ "trust": docs.trust, "policy": docs.policy });
+    let environments: serde_json::Map<String, Value> = spec
+        .environments
+        .iter()
+        .filter_map(|env| environment_role(spec, &shape, &region(), env).map(|docs| (env.name.clone(), role(docs))))
+        .collect();
+    json!({
+        "pipeline": role(pipeline_role(spec, &shape, &region(), PIPELINE_ACCOUNT)),
+        "build": role(build_role(spec, &shape, &region(), PIPELINE_ACCOUNT)),
+        "environments": environments,
+    })
+}
+
+/// All `Resource` entries of a policy, flattened.
+fn resources(policy: &Value) -> Vec<String> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()))
+        .collect()
+}
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -74,18 +108,22 @@ fn every_kind_matches_its_golden_picture() {
         let spec = spec(kind);
         assert_eq!(validate(&spec), [], "{} fixture is valid", kind.name());
         let picture = shape(&spec).to_string();
-        let path = dir.join(format!("{}.txt", kind.name()));
-        if update {
-            std::fs::write(&path, &picture).unwrap();
-            continue;
+        let policies = serde_json::to_string_pretty(&documents(&spec)).unwrap() + "\n";
+        for (file, text) in
+            [(format!("{}.txt", kind.name()), picture), (format!("{}.policies.json", kind.name()), policies)]
+        {
+            let path = dir.join(file);
+            if update {
+                std::fs::write(&path, &text).unwrap();
+                continue;
+            }
+            let golden = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                golden == text,
+                "{} differs; if intended, run BOKBASEN_UPDATE_GOLDEN=1 cargo test -p bokbasen-pipeline\n{text}",
+                path.display()
+            );
         }
-        let golden = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            golden == picture,
-            "{} differs from {}; if intended, run BOKBASEN_UPDATE_GOLDEN=1 cargo test -p bokbasen-pipeline\n{picture}",
-            kind.name(),
-            path.display()
-        );
     }
 }
 
@@ -196,4 +234,50 @@ fn validation_names_the_field() {
     site.environments[0].migrate = true;
     site.flyway = Some(Flyway { locations: vec!["filesystem:db".into()] });
     assert_eq!(errors_at(&site), ["environment[0].migrate"]);
+}
+
+#[test]
+fn roles_are_scoped_to_the_service() {
+    for kind in Kind::ALL {
+        let spec = spec(kind);
+        let docs = documents(&spec);
+        let pipeline = resources(&docs["pipeline"]["policy"]);
+        for env in &spec.environments {
+            assert!(pipeline.contains(&env.deploy_role_arn), "{}: may assume {}", kind.name(), env.deploy_role_arn);
+        }
+        assert!(pipeline.contains(&"arn:aws:s3:::bokbasen-pipeline-artifacts/ebook-api/*".to_string()));
+        assert!(pipeline.iter().all(|r| r != "*"), "{}: the pipeline role has no wildcard resource", kind.name());
+
+        let build = resources(&docs["build"]["policy"]);
+        assert!(build
+            .contains(&"arn:aws:ssm:eu-north-1:111111111111:parameter/config/ebook-api_build/sonar-token".to_string()));
+        let pushes_images = build.contains(&"arn:aws:ecr:eu-north-1:111111111111:repository/ebook-api".to_string());
+        assert_eq!(pushes_images, kind.builds_image(), "{}", kind.name());
+        assert_eq!(docs["build"]["trust"]["Statement"][0]["Principal"]["Service"], "codebuild.amazonaws.com");
+        assert_eq!(docs["pipeline"]["trust"]["Statement"][0]["Principal"]["Service"], "codepipeline.amazonaws.com");
+
+        // An environment's projects read only that environment's parameters, in its own account.
+        let test = resources(&docs["environments"]["test"]["policy"]);
+        let parameters: Vec<&String> = test.iter().filter(|r| r.contains(":ssm:")).collect();
+        assert!(!parameters.is_empty());
+        assert!(
+            parameters
+                .iter()
+                .all(|r| r.starts_with("arn:aws:ssm:eu-north-1:222222222222:parameter/config/ebook-api_test/")),
+            "{}: {parameters:?}",
+            kind.name()
+        );
+    }
+}
+
+#[test]
+fn artifact_access_follows_codepipelines_truncated_prefix() {
+    let mut long = spec(Kind::Lambda);
+    long.name = "catalogue-search-indexer-api".into();
+    assert_eq!(validate(&long), []);
+    let pipeline = resources(&documents(&long)["pipeline"]["policy"]);
+    assert!(
+        pipeline.contains(&"arn:aws:s3:::bokbasen-pipeline-artifacts/catalogue-search-ind/*".to_string()),
+        "{pipeline:?}"
+    );
 }

@@ -1,0 +1,209 @@
+//! Least-privilege IAM documents for a service's pipeline: what CodePipeline
+//! and each CodeBuild project may touch, scoped to this service's artifacts,
+//! repository, parameters, projects and deploy roles. Pure: the provider
+//! supplies the partition and region, and creates the roles.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::shape::{PipelineShape, ProjectPurpose, VariableValue, Where};
+use crate::{Environment, Kind, ServiceSpec};
+
+/// Where ARNs point: the partition and region of the pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub partition: String,
+    pub region: String,
+}
+
+/// A role to create: who may assume it and what it may do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoleDocuments {
+    pub trust: Value,
+    pub policy: Value,
+}
+
+fn trust(service: &str) -> Value {
+    // A single string principal: lists are valid IAM, but some emulators refuse them.
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
+    })
+}
+
+fn policy(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
+    json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+impl Region {
+    fn arn(&self, service: &str, account: &str, resource: &str) -> String {
+        format!("arn:{}:{service}:{}:{account}:{resource}", self.partition, self.region)
+    }
+
+    fn s3(&self, path: &str) -> String {
+        format!("arn:{}:s3:::{path}", self.partition)
+    }
+}
+
+/// CodePipeline keys artifacts under the pipeline name cut to 20 characters.
+fn artifact_prefix(spec: &ServiceSpec) -> String {
+    spec.name.chars().take(20).collect()
+}
+
+fn artifact_statements(spec: &ServiceSpec, region: &Region, write: bool) -> Vec<Value> {
+    let objects = region.s3(&format!("{}/{}/*", spec.artifact_bucket, artifact_prefix(spec)));
+    let object_actions: &[&str] = if write {
+        &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    } else {
+        &["s3:GetObject", "s3:GetObjectVersion"]
+    };
+    vec![
+        allow("ArtifactObjects", object_actions, vec![objects]),
+        allow(
+            "ArtifactBucket",
+            &["s3:GetBucketLocation", "s3:GetBucketVersioning"],
+            vec![region.s3(&spec.artifact_bucket)],
+        ),
+    ]
+}
+
+/// The CodePipeline service role, in the pipeline account.
+pub fn pipeline_role(
+    spec: &ServiceSpec,
+    shape: &PipelineShape,
+    region: &Region,
+    pipeline_account: &str,
+) -> RoleDocuments {
+    let mut statements = artifact_statements(spec, region, true);
+    statements.push(allow(
+        "UseConnection",
+        &["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+        vec![spec.source.connection_arn.clone()],
+    ));
+    let builds: Vec<String> = shape
+        .projects
+        .iter()
+        .filter(|p| p.runs_in == Where::Pipeline)
+        .map(|p| region.arn("codebuild", pipeline_account, &format!("project/{}", p.name)))
+        .collect();
+    statements.push(allow("RunBuilds", &["codebuild:StartBuild", "codebuild:BatchGetBuilds"], builds));
+    let deploy_roles: BTreeSet<String> = spec.environments.iter().map(|e| e.deploy_role_arn.clone()).collect();
+    if !deploy_roles.is_empty() {
+        statements.push(allow("ActInEnvironments", &["sts:AssumeRole"], deploy_roles.into_iter().collect()));
+    }
+    if let Some(topic) = &spec.approval_topic_arn {
+        statements.push(allow("NotifyApprovers", &["sns:Publish"], vec![topic.clone()]));
+    }
+    RoleDocuments { trust: trust("codepipeline.amazonaws.com"), policy: policy(statements) }
+}
+
+/// Logs, artifacts and the exact SSM parameters of the projects running in `account`.
+fn codebuild_common(
+    spec: &ServiceSpec,
+    shape: &PipelineShape,
+    region: &Region,
+    runs_in: &Where,
+    account: &str,
+) -> Vec<Value> {
+    let projects: Vec<_> = shape.projects.iter().filter(|p| &p.runs_in == runs_in).collect();
+    let logs = projects
+        .iter()
+        .flat_map(|p| {
+            let group = format!("log-group:/aws/codebuild/{}", p.name);
+            [region.arn("logs", account, &group), region.arn("logs", account, &format!("{group}:*"))]
+        })
+        .collect();
+    let mut statements =
+        vec![allow("Logs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], logs)];
+    statements.extend(artifact_statements(spec, region, *runs_in == Where::Pipeline));
+    let parameters: BTreeSet<String> = projects
+        .iter()
+        .flat_map(|p| &p.variables)
+        .filter_map(|v| match &v.value {
+            VariableValue::Parameter(name) => Some(region.arn("ssm", account, &format!("parameter{name}"))),
+            _ => None,
+        })
+        .collect();
+    if !parameters.is_empty() {
+        statements.push(allow("ReadParameters", &["ssm:GetParameters"], parameters.into_iter().collect()));
+    }
+    statements
+}
+
+/// The build project's role, in the pipeline account.
+pub fn build_role(spec: &ServiceSpec, shape: &PipelineShape, region: &Region, pipeline_account: &str) -> RoleDocuments {
+    let mut statements = codebuild_common(spec, shape, region, &Where::Pipeline, pipeline_account);
+    if spec.kind.builds_image() {
+        statements.push(allow("EcrLogin", &["ecr:GetAuthorizationToken"], vec!["*".into()]));
+        statements.push(allow(
+            "PushImage",
+            &[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:CompleteLayerUpload",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart",
+            ],
+            vec![region.arn("ecr", pipeline_account, &format!("repository/{}", spec.name))],
+        ));
+    }
+    RoleDocuments { trust: trust("codebuild.amazonaws.com"), policy: policy(statements) }
+}
+
+/// The role of the projects that run in one environment's account; `None`
+/// when the environment has no such project.
+pub fn environment_role(
+    spec: &ServiceSpec,
+    shape: &PipelineShape,
+    region: &Region,
+    env: &Environment,
+) -> Option<RoleDocuments> {
+    let here = Where::Environment(env.name.clone());
+    let purposes: Vec<ProjectPurpose> =
+        shape.projects.iter().filter(|p| p.runs_in == here).map(|p| p.purpose).collect();
+    if purposes.is_empty() {
+        return None;
+    }
+    let account = env.account_id.as_str();
+    let target = |field: &str| env.target.get(field).cloned().unwrap_or_default();
+    let mut statements = codebuild_common(spec, shape, region, &here, account);
+    if purposes.contains(&ProjectPurpose::Deploy) {
+        // Fargate and static sites deploy with native actions, through the deploy role.
+        statements.extend(match spec.kind {
+            Kind::Lambda => Some(allow(
+                "Deploy",
+                &["lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration"],
+                vec![region.arn("lambda", account, &format!("function:{}", target("function")))],
+            )),
+            Kind::Batch => Some(allow(
+                "Deploy",
+                &["batch:DescribeJobDefinitions", "batch:RegisterJobDefinition"],
+                vec!["*".into()], // Batch does not scope these actions to resources.
+            )),
+            Kind::ApiGateway => Some(allow(
+                "Deploy",
+                &["apigateway:PUT", "apigateway:POST"],
+                vec![
+                    format!("arn:{}:apigateway:{}::/restapis/{}", region.partition, region.region, target("api_id")),
+                    format!("arn:{}:apigateway:{}::/restapis/{}/*", region.partition, region.region, target("api_id")),
+                ],
+            )),
+            Kind::Fargate | Kind::StaticSite => None,
+        });
+    }
+    if purposes.contains(&ProjectPurpose::Invalidate) {
+        statements.push(allow(
+            "Invalidate",
+            &["cloudfront:CreateInvalidation"],
+            vec![format!("arn:{}:cloudfront::{account}:distribution/{}", region.partition, target("distribution_id"))],
+        ));
+    }
+    Some(RoleDocuments { trust: trust("codebuild.amazonaws.com"), policy: policy(statements) })
+}
