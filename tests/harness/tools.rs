@@ -30,8 +30,18 @@ pub fn moto_server_path() -> PathBuf {
     moto_venv().join("bin").join("moto_server")
 }
 
+/// The virtualenv's Python, which runs the moto launcher.
+pub fn moto_python_path() -> PathBuf {
+    moto_venv().join("bin").join("python")
+}
+
 pub fn moto_requirements() -> PathBuf {
     workspace_root().join("tests").join("local-aws").join("requirements.txt")
+}
+
+/// Starts moto's server with the harness's extensions (operations moto lacks).
+pub fn moto_launcher_path() -> PathBuf {
+    workspace_root().join("tests").join("local-aws").join("moto_extensions.py")
 }
 
 /// Panics with the fix when a tool is missing: the suite needs real tools.
