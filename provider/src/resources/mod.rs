@@ -10,3 +10,5 @@ use crate::framework::AnyResource;
 pub fn all() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
     Vec::new()
 }
+
+pub mod service_pipeline;

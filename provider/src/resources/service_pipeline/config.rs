@@ -1,0 +1,307 @@
+//! The resource's state as serde structs, and its mapping to the pure
+//! [`ServiceSpec`] that decides the pipeline's shape.
+
+use std::collections::BTreeMap;
+
+use bokbasen_pipeline::{
+    shape, validate, Build, Cache, Environment, FieldStep, Flyway, Kind, ServiceSpec, SmokeTest, Source,
+};
+use serde::{Deserialize, Serialize};
+
+use super::schema::{DEFAULT_BUILDSPEC, DEFAULT_BUILD_IMAGE, DEFAULT_CACHE, DEFAULT_COMPUTE_TYPE};
+use crate::framework::{Attr, Diagnostics};
+use crate::value::{AttributePath, PathStep};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ServicePipelineState {
+    pub name: Attr<String>,
+    pub kind: Attr<String>,
+    pub artifact_bucket: Attr<String>,
+    pub approval_topic_arn: Attr<String>,
+    pub tags: Attr<BTreeMap<String, Attr<String>>>,
+    pub source: Attr<SourceBlock>,
+    pub build: Attr<BuildBlock>,
+    pub environment: Attr<Vec<EnvironmentBlock>>,
+    pub flyway: Attr<FlywayBlock>,
+    pub id: Attr<String>,
+    pub arn: Attr<String>,
+    pub pipeline_version: Attr<i64>,
+    pub role_arns: Attr<BTreeMap<String, String>>,
+    pub ecr_repository_url: Attr<String>,
+    pub codebuild_projects: Attr<BTreeMap<String, String>>,
+    pub stages: Attr<Vec<StageState>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SourceBlock {
+    pub connection_arn: Attr<String>,
+    pub repository: Attr<String>,
+    pub branch: Attr<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BuildBlock {
+    pub image: Attr<String>,
+    pub compute_type: Attr<String>,
+    pub buildspec: Attr<String>,
+    pub environment: Attr<BTreeMap<String, Attr<String>>>,
+    pub secrets: Attr<BTreeMap<String, Attr<String>>>,
+    pub cache: Attr<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EnvironmentBlock {
+    pub name: Attr<String>,
+    pub account_id: Attr<String>,
+    pub deploy_role_arn: Attr<String>,
+    pub approval: Attr<bool>,
+    pub migrate: Attr<bool>,
+    pub smoke_test: Attr<SmokeTestObject>,
+    pub verification: Attr<Vec<Attr<String>>>,
+    pub target: Attr<BTreeMap<String, Attr<String>>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SmokeTestObject {
+    pub runscope_trigger_parameter: Attr<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FlywayBlock {
+    pub locations: Attr<Vec<Attr<String>>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageState {
+    pub name: String,
+    pub actions: Vec<String>,
+}
+
+/// Reads known values; marks the result incomplete on the first unknown.
+struct Known {
+    complete: bool,
+}
+
+impl Known {
+    fn value<T: Clone>(&mut self, attr: &Attr<T>) -> Option<T> {
+        match attr {
+            Attr::Known(v) => Some(v.clone()),
+            Attr::Unknown => {
+                self.complete = false;
+                None
+            }
+            Attr::Null => None,
+        }
+    }
+
+    fn string_or(&mut self, attr: &Attr<String>, default: &str) -> String {
+        self.value(attr).unwrap_or_else(|| default.to_string())
+    }
+
+    fn map(&mut self, attr: &Attr<BTreeMap<String, Attr<String>>>) -> BTreeMap<String, String> {
+        self.value(attr).unwrap_or_default().iter().filter_map(|(k, v)| self.value(v).map(|v| (k.clone(), v))).collect()
+    }
+
+    fn list(&mut self, attr: &Attr<Vec<Attr<String>>>) -> Vec<String> {
+        self.value(attr).unwrap_or_default().iter().filter_map(|v| self.value(v)).collect()
+    }
+}
+
+/// The spec a configuration describes, checked. `Ok(None)` while some value
+/// is unknown (it is checked once known); errors carry attribute paths.
+pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let mut known = Known { complete: true };
+    let kind_name = known.value(&state.kind).unwrap_or_default();
+    let kind = Kind::from_name(&kind_name);
+    if kind.is_none() && known.complete {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        diags.attribute_error(
+            AttributePath::attr("kind"),
+            "Invalid kind",
+            format!("{kind_name:?} is not a kind; use one of {}.", kinds.join(", ")),
+        );
+    }
+    let source = known.value(&state.source).unwrap_or_default();
+    let build = known.value(&state.build).unwrap_or_default();
+    let environments = known.value(&state.environment).unwrap_or_default();
+    let spec = ServiceSpec {
+        name: known.value(&state.name).unwrap_or_default(),
+        kind: kind.unwrap_or(Kind::Fargate),
+        source: Source {
+            connection_arn: known.value(&source.connection_arn).unwrap_or_default(),
+            repository: known.value(&source.repository).unwrap_or_default(),
+            branch: known.value(&source.branch).unwrap_or_default(),
+        },
+        artifact_bucket: known.value(&state.artifact_bucket).unwrap_or_default(),
+        build: Build {
+            image: known.string_or(&build.image, DEFAULT_BUILD_IMAGE),
+            compute_type: known.string_or(&build.compute_type, DEFAULT_COMPUTE_TYPE),
+            buildspec: known.string_or(&build.buildspec, DEFAULT_BUILDSPEC),
+            environment: known.map(&build.environment),
+            secrets: known.map(&build.secrets),
+            cache: match known.string_or(&build.cache, DEFAULT_CACHE).as_str() {
+                "none" => Cache::None,
+                "local" => Cache::Local,
+                "s3" => Cache::S3,
+                other => {
+                    diags.attribute_error(
+                        AttributePath::attr("build").attribute("cache"),
+                        "Invalid cache",
+                        format!("{other:?} is not a cache mode; use none, local or s3."),
+                    );
+                    Cache::None
+                }
+            },
+        },
+        environments: environments
+            .iter()
+            .map(|env| Environment {
+                name: known.value(&env.name).unwrap_or_default(),
+                account_id: known.value(&env.account_id).unwrap_or_default(),
+                deploy_role_arn: known.value(&env.deploy_role_arn).unwrap_or_default(),
+                approval: known.value(&env.approval).unwrap_or(false),
+                migrate: known.value(&env.migrate).unwrap_or(false),
+                smoke_test: known.value(&env.smoke_test).map(|smoke| SmokeTest {
+                    runscope_trigger_parameter: known.value(&smoke.runscope_trigger_parameter).unwrap_or_default(),
+                }),
+                verification: known.list(&env.verification),
+                target: known.map(&env.target),
+            })
+            .collect(),
+        approval_topic_arn: known.value(&state.approval_topic_arn),
+        flyway: known.value(&state.flyway).map(|f| Flyway { locations: known.list(&f.locations) }),
+        tags: known.map(&state.tags),
+    };
+    if !known.complete {
+        return if diags.has_errors() { Err(diags) } else { Ok(None) };
+    }
+    // Without a kind, the checks that depend on it would only mislead.
+    if kind.is_none() {
+        return Err(diags);
+    }
+    for error in validate(&spec) {
+        let steps = error
+            .path
+            .0
+            .iter()
+            .map(|step| match step {
+                FieldStep::Field(name) => PathStep::Attribute(name.to_string()),
+                FieldStep::Index(index) => PathStep::Index(*index as i64),
+                FieldStep::Key(key) => PathStep::Key(key.clone()),
+            })
+            .collect();
+        diags.attribute_error(AttributePath(steps), "Invalid service pipeline", error.message);
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(Some(spec))
+    }
+}
+
+/// The stages a spec's pipeline will have, as the `stages` attribute shows them.
+pub fn plan_stages(spec: &ServiceSpec) -> Vec<StageState> {
+    shape(spec)
+        .stages
+        .iter()
+        .map(|stage| StageState {
+            name: stage.name.clone(),
+            actions: stage.actions.iter().map(|a| a.name.clone()).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::from_value;
+    use crate::resources::service_pipeline::schema;
+    use crate::value::from_json;
+    use serde_json::json;
+
+    /// A configuration as Terraform sends it (unset attributes null).
+    fn config(json: serde_json::Value) -> ServicePipelineState {
+        let ty = schema().value_type().clone();
+        let value = from_json(&json, &ty).expect("fits the schema");
+        from_value(&value, &ty).expect("decodes")
+    }
+
+    fn ebook_api() -> serde_json::Value {
+        json!({
+            "name": "ebook-api",
+            "kind": "lambda",
+            "artifact_bucket": "bokbasen-pipeline-artifacts",
+            "source": {
+                "connection_arn": "arn:aws:codestar-connections:eu-north-1:111111111111:connection/abc",
+                "repository": "bokbasen/ebook-api",
+                "branch": "main"
+            },
+            "environment": [
+                { "name": "test", "account_id": "222222222222",
+                  "deploy_role_arn": "arn:aws:iam::222222222222:role/bokbasen-deployer",
+                  "target": { "function": "ebook-api-test" } },
+                { "name": "production", "account_id": "444444444444",
+                  "deploy_role_arn": "arn:aws:iam::444444444444:role/bokbasen-deployer", "approval": true,
+                  "smoke_test": { "runscope_trigger_parameter": "/config/ebook-api_production/runscope-trigger" },
+                  "target": { "function": "ebook-api-production" } }
+            ]
+        })
+    }
+
+    #[test]
+    fn a_configuration_becomes_a_spec_with_defaults() {
+        let spec = to_spec(&config(ebook_api())).unwrap().expect("all known");
+        assert_eq!(spec.kind, Kind::Lambda);
+        assert_eq!(spec.build.image, DEFAULT_BUILD_IMAGE);
+        assert_eq!(spec.build.cache, Cache::None);
+        assert_eq!(spec.environments.len(), 2);
+        assert!(spec.environments[1].approval && !spec.environments[0].approval);
+        let stages = plan_stages(&spec);
+        let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Source", "Build", "test", "production"]);
+        assert_eq!(stages[3].actions, ["Approve", "Deploy", "SmokeTest"]);
+    }
+
+    #[test]
+    fn unknown_values_postpone_the_spec() {
+        let mut state = config(ebook_api());
+        state.artifact_bucket = Attr::Unknown;
+        assert!(to_spec(&state).unwrap().is_none());
+    }
+
+    #[test]
+    fn errors_point_at_the_attribute() {
+        let mut json = ebook_api();
+        json["kind"] = json!("kubernetes");
+        json["environment"][0]["target"] = json!({ "cluster": "test" });
+        let diags = to_spec(&config(json)).unwrap_err();
+        let paths: Vec<String> = diags.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect();
+        assert_eq!(paths, ["kind"], "only the kind, not checks that depend on it");
+
+        let mut json = ebook_api();
+        json["environment"][1]["deploy_role_arn"] = json!("arn:aws:iam::999999999999:role/x");
+        json["environment"][0]["target"] = json!({ "cluster": "test" });
+        json["build"] = json!({ "cache": "disk" });
+        let paths: Vec<String> =
+            to_spec(&config(json)).unwrap_err().iter().map(|d| d.path.as_ref().unwrap().to_string()).collect();
+        assert!(paths.contains(&"build.cache".to_string()), "{paths:?}");
+        assert!(paths.contains(&"environment[1].deploy_role_arn".to_string()), "{paths:?}");
+        assert!(paths.contains(&"environment[0].target".to_string()), "{paths:?}");
+        assert!(paths.contains(&r#"environment[0].target["cluster"]"#.to_string()), "{paths:?}");
+    }
+
+    #[test]
+    fn schema_is_described() {
+        fn check(block: &crate::framework::Block) {
+            assert!(!block.description.is_empty());
+            for attr in &block.attributes {
+                assert!(!attr.description.is_empty(), "{}", attr.name);
+            }
+            for nested in &block.blocks {
+                check(&nested.block);
+            }
+        }
+        check(schema().block());
+    }
+}
