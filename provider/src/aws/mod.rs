@@ -118,6 +118,45 @@ impl AwsContext {
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.service_config("sts"))
     }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.service_config("iam"))
+    }
+
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.service_config("ecr"))
+    }
+
+    pub fn codebuild(&self) -> aws_sdk_codebuild::Client {
+        aws_sdk_codebuild::Client::new(&self.service_config("codebuild"))
+    }
+
+    pub fn codepipeline(&self) -> aws_sdk_codepipeline::Client {
+        aws_sdk_codepipeline::Client::new(&self.service_config("codepipeline"))
+    }
+
+    /// The region every client uses.
+    pub fn region(&self) -> Option<&str> {
+        self.sdk.region().map(|r| r.as_ref())
+    }
+
+    /// The same settings acting as `role_arn` (e.g. an environment's deploy
+    /// role in another account), with this context's credentials as the
+    /// source. Credentials are fetched on first use and refreshed by the SDK.
+    pub async fn assume(&self, role_arn: &str, session_name: &str) -> Result<AwsContext, String> {
+        let source =
+            self.sdk.credentials_provider().ok_or("no AWS credentials are configured to assume the role with")?;
+        let provider = AssumeRoleProvider::builder(role_arn)
+            .session_name(session_name)
+            .configure(&self.service_config("sts"))
+            .build_from_provider(source)
+            .await;
+        Ok(AwsContext {
+            sdk: self.sdk.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build(),
+            endpoints: self.endpoints.clone(),
+            default_tags: self.default_tags.clone(),
+        })
+    }
 }
 
 impl std::fmt::Debug for AssumeRole {

@@ -1,0 +1,47 @@
+//! The AWS context against the local AWS endpoint: clients per service honour
+//! the endpoint settings, and `assume` acts in another account.
+
+use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
+use bokbasen_e2e::LocalAws;
+use bokbasen_provider::aws::{AwsContext, AwsSettings};
+
+async fn context(aws: &LocalAws) -> AwsContext {
+    // The local endpoint does not check signatures; the SDK needs some keys.
+    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "example");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    let settings = AwsSettings {
+        region: Some("eu-north-1".into()),
+        endpoint_url: Some(aws.endpoint()),
+        max_retries: Some(0),
+        ..AwsSettings::default()
+    };
+    AwsContext::load(settings).await.expect("loads")
+}
+
+async fn account(context: &AwsContext) -> String {
+    context.sts().get_caller_identity().send().await.expect("caller identity").account.expect("account")
+}
+
+#[tokio::test]
+async fn assume_acts_in_the_other_account_with_separate_state() {
+    let aws = LocalAws::start();
+    let pipeline_account = context(&aws).await;
+    assert_eq!(account(&pipeline_account).await, DEFAULT_ACCOUNT);
+    assert_eq!(pipeline_account.region(), Some("eu-north-1"));
+
+    let test_account =
+        pipeline_account.assume("arn:aws:iam::222222222222:role/bokbasen-deployer", "bokbasen-test").await.unwrap();
+    assert_eq!(account(&test_account).await, "222222222222");
+
+    // A role made through the assumed context exists only in that account.
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let created = test_account.iam().create_role().role_name("probe").assume_role_policy_document(trust).send().await;
+    let arn = created.expect("role created").role.expect("role").arn;
+    assert!(arn.starts_with("arn:aws:iam::222222222222:role/"), "{arn}");
+    let names = |roles: Vec<aws_sdk_iam::types::Role>| roles.into_iter().map(|r| r.role_name).collect::<Vec<_>>();
+    let here = test_account.iam().list_roles().send().await.unwrap().roles;
+    let there = pipeline_account.iam().list_roles().send().await.unwrap().roles;
+    assert!(names(here).contains(&"probe".to_string()));
+    assert!(!names(there).contains(&"probe".to_string()));
+}
