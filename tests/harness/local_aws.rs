@@ -2,7 +2,9 @@
 //! every test starts from empty AWS state. It is stopped when dropped.
 //!
 //! moto runs through `tests/local-aws/moto_extensions.py`, which adds the
-//! operations the provider needs that moto lacks (CodeBuild `UpdateProject`)
+//! operations the provider needs that moto lacks or gets wrong (CodeBuild
+//! `UpdateProject`, `CODEPIPELINE` projects without a location,
+//! `projectsNotFound`)
 //! and then starts moto's own server with `moto_server`'s arguments.
 //!
 //! moto keeps separate state per account and lets `AssumeRole` into any
@@ -21,6 +23,57 @@ pub struct LocalAws {
     child: Child,
     pub port: u16,
 }
+
+/// Helpers every script starts with: `client(service, session=None)`,
+/// `create_project(codebuild, name, account, source=None, artifacts=None)`
+/// (CODEPIPELINE source and artifacts by default), `error_code(call)`, and
+/// `assume(account)`, which returns a boto3 session in that account.
+pub const BOTO3_PRELUDE: &str = r#"
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+
+ENDPOINT = sys.argv[1]
+REGION = "eu-north-1"
+KEYS = dict(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+
+def client(service, session=None):
+    if session is None:
+        session = boto3.session.Session(region_name=REGION, **KEYS)
+    return session.client(service, endpoint_url=ENDPOINT)
+
+def assume(account):
+    role = f"arn:aws:iam::{account}:role/bokbasen-deploy"
+    creds = client("sts").assume_role(RoleArn=role, RoleSessionName="bokbasen-e2e")["Credentials"]
+    return boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+def create_project(codebuild, name, account, source=None, artifacts=None):
+    # Like the product: CODEPIPELINE source and artifacts, without a location.
+    return codebuild.create_project(
+        name=name,
+        description="first",
+        source=source or {"type": "CODEPIPELINE"},
+        artifacts=artifacts or {"type": "CODEPIPELINE"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole=f"arn:aws:iam::{account}:role/bokbasen-build",
+    )["project"]
+
+def error_code(call):
+    try:
+        call()
+    except ClientError as error:
+        return {"code": error.response["Error"]["Code"], "status": error.response["ResponseMetadata"]["HTTPStatusCode"]}
+    return None
+"#;
 
 impl LocalAws {
     /// Starts moto on a free loopback port and waits until it accepts connections.
@@ -59,6 +112,36 @@ impl LocalAws {
             }
         }
         panic!("could not start the local AWS endpoint: {last_error}");
+    }
+
+    /// Runs [`BOTO3_PRELUDE`] + `script` with the venv's Python against `aws`; the
+    /// script prints one JSON document, which is returned.
+    pub fn boto3(&self, script: &str) -> serde_json::Value {
+        let python = require(&moto_python_path(), "The local AWS endpoint (moto)");
+        let home = tempfile::tempdir().expect("scratch HOME");
+        let mut command = Command::new(python);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(&key);
+            }
+        }
+        let output = command
+            .arg("-c")
+            .arg(format!("{BOTO3_PRELUDE}\n{script}"))
+            .arg(self.endpoint())
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "boto3 script failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            output.status
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("script output is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"))
     }
 
     /// The URL to give the provider as `endpoint_url`.

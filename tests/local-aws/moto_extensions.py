@@ -23,17 +23,36 @@ Added:
   are checked with moto's own CreateProject checks, so an update accepts
   what a create accepts.
 
+Corrected (moto has the operation, but answers differently from AWS):
+
+- CodeBuild CreateProject and UpdateProject: a `source` or `artifacts` of
+  type `CODEPIPELINE` needs no `location`. moto 5.2.5 refuses one without
+  ("Project source location is required"); AWS does not, and the pipeline
+  supplies the source and takes the artifacts. Such a source or artifacts is
+  stored and answered as given, without a location, as in AWS. Every other
+  case, including a `CODEPIPELINE` one that does give a location, still goes
+  through moto's own check unchanged.
+- CodeBuild BatchGetProjects: the answer also has `projectsNotFound`, the
+  names (or ARNs) asked for that match no project, in the order asked
+  (empty when all were found), as in AWS. moto 5.2.5 leaves it out.
+
 Project rule: where moto lacks an operation we need, the harness may extend
 it here; the product never bends to the emulator. When moto gains an
 operation, remove it from this file: the launcher refuses to start while
-both exist, so a moto upgrade cannot silently keep a stale copy.
+both exist, so a moto upgrade cannot silently keep a stale copy. Likewise,
+when moto answers as AWS does, remove the correction: the launcher refuses
+to start once moto's own check accepts a `CODEPIPELINE` source or artifacts
+without a location, or once moto's CodeBuild code mentions
+`projectsNotFound`.
 """
 
+import inspect
 import sys
 from typing import Any
 
 from moto.codebuild import responses as codebuild_responses
 from moto.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
+from moto.codebuild import models as codebuild_models
 from moto.codebuild.models import CodeBuildBackend
 from moto.core.responses import ActionResult
 from moto.core.utils import unix_time
@@ -104,14 +123,74 @@ def _response_update_project(self: codebuild_responses.CodeBuildResponse) -> Act
     return ActionResult({"project": project})
 
 
+# moto's own checks, kept for every case the corrections below do not cover.
+_moto_validate_source = codebuild_responses._validate_required_params_source
+_moto_validate_artifacts = codebuild_responses._validate_required_params_artifacts
+
+
+def _without_location(value: dict[str, Any]) -> bool:
+    return value.get("type") == "CODEPIPELINE" and "location" not in value
+
+
+def _validate_source(source: dict[str, Any]) -> None:
+    if not _without_location(source):
+        _moto_validate_source(source)
+
+
+def _validate_artifacts(artifacts: dict[str, Any]) -> None:
+    if not _without_location(artifacts):
+        _moto_validate_artifacts(artifacts)
+
+
+def _response_batch_get_projects(self: codebuild_responses.CodeBuildResponse) -> ActionResult:
+    names = self._get_param("names")
+    projects = self.codebuild_backend.batch_get_projects(names)
+    found = {project["name"] for project in projects} | {project["arn"] for project in projects}
+    return ActionResult({"projects": projects, "projectsNotFound": [name for name in names if name not in found]})
+
+
+def _moto_refuses(check: Any, value: dict[str, Any]) -> bool:
+    try:
+        check(value)
+    except InvalidInputException:
+        return True
+    return False
+
+
 def _extend(cls: type, name: str, function: Any) -> None:
     if hasattr(cls, name):
         sys.exit(f"moto now has {cls.__name__}.{name}: remove it from {__file__}")
     setattr(cls, name, function)
 
 
+def _correct(owner: Any, name: str, function: Any, still_wrong: bool) -> None:
+    if not still_wrong:
+        sys.exit(f"moto's {name} now answers as AWS does: remove its correction from {__file__}")
+    setattr(owner, name, function)
+
+
 _extend(CodeBuildBackend, "update_project", _backend_update_project)
 _extend(codebuild_responses.CodeBuildResponse, "update_project", _response_update_project)
+# CreateProject looks its checks up in moto's module when called, and so does
+# _response_update_project above, so both use the corrected ones.
+_correct(
+    codebuild_responses,
+    "_validate_required_params_source",
+    _validate_source,
+    _moto_refuses(_moto_validate_source, {"type": "CODEPIPELINE"}),
+)
+_correct(
+    codebuild_responses,
+    "_validate_required_params_artifacts",
+    _validate_artifacts,
+    _moto_refuses(_moto_validate_artifacts, {"type": "CODEPIPELINE"}),
+)
+_correct(
+    codebuild_responses.CodeBuildResponse,
+    "batch_get_projects",
+    _response_batch_get_projects,
+    "projectsNotFound" not in inspect.getsource(codebuild_responses) + inspect.getsource(codebuild_models),
+)
 
 if __name__ == "__main__":
     moto_server_main(sys.argv[1:])

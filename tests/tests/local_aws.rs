@@ -1,97 +1,18 @@
 //! The local AWS endpoint itself, driven with boto3 from moto's virtualenv:
 //! the CodeBuild `UpdateProject` that `tests/local-aws/moto_extensions.py`
-//! adds to moto, and separate state per account through `AssumeRole`.
-
-use std::process::Command;
+//! adds to moto, its corrections to CreateProject (`CODEPIPELINE` without a
+//! location) and BatchGetProjects (`projectsNotFound`), and separate state per
+//! account through `AssumeRole`.
 
 use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
-use bokbasen_e2e::tools::{moto_python_path, require};
 use bokbasen_e2e::LocalAws;
-use serde_json::Value;
 
 const OTHER_ACCOUNT: &str = "222222222222";
-
-/// Helpers every script starts with: `client(service, session=None)`,
-/// `create_project(codebuild, name, account)`, `error_code(call)`, and
-/// `assume(account)`, which returns a boto3 session in that account.
-const PRELUDE: &str = r#"
-import json, sys
-import boto3
-from botocore.exceptions import ClientError
-
-ENDPOINT = sys.argv[1]
-REGION = "eu-north-1"
-KEYS = dict(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-
-def client(service, session=None):
-    if session is None:
-        session = boto3.session.Session(region_name=REGION, **KEYS)
-    return session.client(service, endpoint_url=ENDPOINT)
-
-def assume(account):
-    role = f"arn:aws:iam::{account}:role/bokbasen-deploy"
-    creds = client("sts").assume_role(RoleArn=role, RoleSessionName="bokbasen-e2e")["Credentials"]
-    return boto3.session.Session(
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-
-def create_project(codebuild, name, account):
-    # moto wants a location even for CODEPIPELINE source and artifacts.
-    return codebuild.create_project(
-        name=name,
-        description="first",
-        source={"type": "CODEPIPELINE", "location": "pipeline"},
-        artifacts={"type": "CODEPIPELINE", "location": "pipeline"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole=f"arn:aws:iam::{account}:role/bokbasen-build",
-    )["project"]
-
-def error_code(call):
-    try:
-        call()
-    except ClientError as error:
-        return {"code": error.response["Error"]["Code"], "status": error.response["ResponseMetadata"]["HTTPStatusCode"]}
-    return None
-"#;
-
-/// Runs `PRELUDE` + `script` with the venv's Python against `aws`; the
-/// script prints one JSON document, which is returned.
-fn boto3(aws: &LocalAws, script: &str) -> Value {
-    let python = require(&moto_python_path(), "The local AWS endpoint (moto)");
-    let home = tempfile::tempdir().expect("scratch HOME");
-    let mut command = Command::new(python);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AWS_") {
-            command.env_remove(&key);
-        }
-    }
-    let output = command
-        .arg("-c")
-        .arg(format!("{PRELUDE}\n{script}"))
-        .arg(aws.endpoint())
-        .env("HOME", home.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "boto3 script failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("script output is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"))
-}
 
 #[test]
 fn codebuild_update_project_replaces_given_fields() {
     let aws = LocalAws::start();
-    let result = boto3(
-        &aws,
+    let result = aws.boto3(
         r#"
 codebuild = client("codebuild")
 created = create_project(codebuild, "bokbasen-build", "123456789012")
@@ -132,12 +53,86 @@ print(json.dumps({
 }
 
 #[test]
+fn codebuild_codepipeline_project_needs_no_location() {
+    let aws = LocalAws::start();
+    let result = aws.boto3(
+        r#"
+codebuild = client("codebuild")
+created = create_project(codebuild, "bokbasen-build", "123456789012")
+fetched = codebuild.batch_get_projects(names=["bokbasen-build"])
+updated = codebuild.update_project(
+    name="bokbasen-build",
+    source={"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
+    artifacts={"type": "CODEPIPELINE", "name": "out"},
+)["project"]
+github = {"type": "GITHUB"}
+s3 = {"type": "S3"}
+print(json.dumps({
+    "created": created,
+    "fetched": fetched["projects"],
+    "not_found": fetched["projectsNotFound"],
+    "updated": updated,
+    "github_create": error_code(lambda: create_project(codebuild, "github-build", "123456789012", source=github)),
+    "github_update": error_code(lambda: codebuild.update_project(name="bokbasen-build", source=github)),
+    "s3_artifacts": error_code(lambda: create_project(codebuild, "s3-build", "123456789012", artifacts=s3)),
+    "projects": codebuild.list_projects()["projects"],
+}, default=str))
+"#,
+    );
+
+    let created = &result["created"];
+    assert_eq!(created["source"], serde_json::json!({"type": "CODEPIPELINE"}), "{result}");
+    assert_eq!(created["artifacts"], serde_json::json!({"type": "CODEPIPELINE"}), "{result}");
+    let fetched = result["fetched"].as_array().expect("projects");
+    assert_eq!(fetched.len(), 1, "{result}");
+    assert_eq!(&fetched[0], created, "BatchGetProjects shows the project as created");
+    assert_eq!(result["not_found"], serde_json::json!([]), "{result}");
+
+    let updated = &result["updated"];
+    assert_eq!(
+        updated["source"],
+        serde_json::json!({"type": "CODEPIPELINE", "buildspec": "buildspec.yml"}),
+        "{result}"
+    );
+    assert_eq!(updated["artifacts"], serde_json::json!({"type": "CODEPIPELINE", "name": "out"}), "{result}");
+
+    // Other types still need a location, as moto checked before.
+    for case in ["github_create", "github_update", "s3_artifacts"] {
+        assert_eq!(result[case]["code"], "InvalidInputException", "{case}: {result}");
+        assert_eq!(result[case]["status"], 400, "{case}: {result}");
+    }
+    assert_eq!(result["projects"], serde_json::json!(["bokbasen-build"]), "{result}");
+}
+
+#[test]
+fn codebuild_batch_get_projects_lists_projects_not_found() {
+    let aws = LocalAws::start();
+    let result = aws.boto3(
+        r#"
+codebuild = client("codebuild")
+created = create_project(codebuild, "bokbasen-build", "123456789012")
+missing_arn = "arn:aws:codebuild:eu-north-1:123456789012:project/no-such-arn"
+answer = codebuild.batch_get_projects(names=["no-such-project", "bokbasen-build", created["arn"], missing_arn])
+print(json.dumps({
+    "names": [project["name"] for project in answer["projects"]],
+    "not_found": answer["projectsNotFound"],
+}, default=str))
+"#,
+    );
+
+    assert_eq!(result["names"], serde_json::json!(["bokbasen-build", "bokbasen-build"]), "{result}");
+    assert_eq!(
+        result["not_found"],
+        serde_json::json!(["no-such-project", "arn:aws:codebuild:eu-north-1:123456789012:project/no-such-arn"]),
+        "{result}"
+    );
+}
+
+#[test]
 fn assumed_role_account_has_separate_state() {
     let aws = LocalAws::start();
-    let result = boto3(
-        &aws,
-        &format!(
-            r#"
+    let result = aws.boto3(&format!(
+        r#"
 default = client("codebuild")
 other_session = assume("{OTHER_ACCOUNT}")
 other = client("codebuild", other_session)
@@ -150,8 +145,7 @@ print(json.dumps({{
     "update_across": error_code(lambda: other.update_project(name="only-in-default", description="x")),
 }}))
 "#
-        ),
-    );
+    ));
 
     assert_eq!(result["other_account"], OTHER_ACCOUNT, "{result}");
     assert_eq!(result["default_projects"], serde_json::json!(["only-in-default"]), "{result}");
