@@ -8,13 +8,16 @@
 //! so plans never churn.
 
 mod policy;
+mod recover;
 mod shape;
 mod spec;
 mod validate;
 
 pub use policy::{build_role, environment_role, pipeline_role, Region, RoleDocuments};
+pub use recover::{project_name, recover, NotOurs, Observed};
 pub use shape::{
     shape, Action, ActionKind, PipelineShape, Project, ProjectPurpose, Stage, Variable, VariableValue, Where,
+    BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 pub use spec::{Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source};
 pub use validate::{validate, FieldPath, FieldStep, SpecError};

@@ -9,8 +9,8 @@ use std::fmt::{self, Write as _};
 use crate::{Cache, Environment, Kind, ServiceSpec};
 
 /// Artifact names passed between actions.
-const SOURCE_ARTIFACT: &str = "source";
-const BUILD_ARTIFACT: &str = "build";
+pub const SOURCE_ARTIFACT: &str = "source";
+pub const BUILD_ARTIFACT: &str = "build";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PipelineShape {
@@ -60,6 +60,19 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    pub const ALL: [ActionKind; 5] = [
+        ActionKind::Source,
+        ActionKind::CodeBuild,
+        ActionKind::ManualApproval,
+        ActionKind::EcsDeploy,
+        ActionKind::S3Deploy,
+    ];
+
+    /// The kind of an AWS-owned action type, by its category and provider.
+    pub fn from_type(category: &str, provider: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.category() == category && k.provider() == provider)
+    }
+
     pub fn category(self) -> &'static str {
         match self {
             ActionKind::Source => "Source",
@@ -99,7 +112,33 @@ pub enum ProjectPurpose {
 }
 
 impl ProjectPurpose {
-    fn suffix(self) -> &'static str {
+    pub const ALL: [ProjectPurpose; 6] = [
+        ProjectPurpose::Build,
+        ProjectPurpose::Migrate,
+        ProjectPurpose::Deploy,
+        ProjectPurpose::Invalidate,
+        ProjectPurpose::SmokeTest,
+        ProjectPurpose::Verify,
+    ];
+
+    /// The name of the pipeline action that runs the project.
+    pub fn action(self) -> &'static str {
+        match self {
+            ProjectPurpose::Build => "Build",
+            ProjectPurpose::Migrate => "Migrate",
+            ProjectPurpose::Deploy => "Deploy",
+            ProjectPurpose::Invalidate => "Invalidate",
+            ProjectPurpose::SmokeTest => "SmokeTest",
+            ProjectPurpose::Verify => "Verify",
+        }
+    }
+
+    pub fn from_action(name: &str) -> Option<ProjectPurpose> {
+        ProjectPurpose::ALL.into_iter().find(|p| p.action() == name)
+    }
+
+    /// The last part of the project's name, e.g. `smoke-test`.
+    pub fn suffix(self) -> &'static str {
         match self {
             ProjectPurpose::Build => "build",
             ProjectPurpose::Migrate => "migrate",
@@ -141,6 +180,43 @@ pub enum VariableValue {
     Parameter(String),
     /// The service's ECR repository URL, known once the repository exists.
     RepositoryUrl,
+}
+
+/// The build's variable holding the ECR repository URL (container kinds).
+pub const REPOSITORY_URI_VARIABLE: &str = "REPOSITORY_URI";
+/// The migration's variable listing the Flyway locations, comma-separated.
+pub(crate) const FLYWAY_LOCATIONS_VARIABLE: &str = "FLYWAY_LOCATIONS";
+/// The smoke test's variable, read from SSM, holding the Runscope trigger URL.
+pub(crate) const RUNSCOPE_TRIGGER_VARIABLE: &str = "RUNSCOPE_TRIGGER_URL";
+
+/// Where each target field goes: a deploy action's configuration key, or a
+/// variable of a project bokbasen writes.
+pub(crate) fn target_placement(kind: Kind) -> &'static [(&'static str, TargetPlace)] {
+    use TargetPlace::{ActionConfiguration as Action, ProjectVariable as Variable};
+    match kind {
+        Kind::Fargate => &[("cluster", Action("ClusterName")), ("service", Action("ServiceName"))],
+        Kind::StaticSite => &[
+            ("bucket", Action("BucketName")),
+            ("distribution_id", Variable(ProjectPurpose::Invalidate, "DISTRIBUTION_ID")),
+        ],
+        Kind::Lambda => &[("function", Variable(ProjectPurpose::Deploy, "FUNCTION"))],
+        Kind::Batch => &[
+            ("job_definition", Variable(ProjectPurpose::Deploy, "JOB_DEFINITION")),
+            ("job_queue", Variable(ProjectPurpose::Deploy, "JOB_QUEUE")),
+        ],
+        Kind::ApiGateway => &[
+            ("api_id", Variable(ProjectPurpose::Deploy, "API_ID")),
+            ("stage", Variable(ProjectPurpose::Deploy, "STAGE")),
+        ],
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TargetPlace {
+    /// A key of the native deploy action's configuration.
+    ActionConfiguration(&'static str),
+    /// A plain variable of the environment's project with this purpose.
+    ProjectVariable(ProjectPurpose, &'static str),
 }
 
 /// Image for the steps bokbasen writes (AWS CLI, curl, jq).
@@ -226,7 +302,7 @@ fn build_project(spec: &ServiceSpec) -> Project {
         spec.build.environment.iter().map(|(name, value)| plain(name, value.clone())).collect();
     variables.extend(spec.build.secrets.iter().map(|(name, name_in_ssm)| parameter(name, name_in_ssm.clone())));
     if spec.kind.builds_image() {
-        variables.push(Variable { name: "REPOSITORY_URI".into(), value: VariableValue::RepositoryUrl });
+        variables.push(Variable { name: REPOSITORY_URI_VARIABLE.into(), value: VariableValue::RepositoryUrl });
     }
     Project {
         name: format!("{}-build", spec.name),
@@ -253,7 +329,6 @@ struct EnvironmentStage<'a> {
 /// A CodeBuild step bokbasen writes: its project and the action that runs it.
 struct Step<'a> {
     purpose: ProjectPurpose,
-    action: &'a str,
     input: &'static str,
     image: &'a str,
     commands: &'a [&'a str],
@@ -289,14 +364,42 @@ impl EnvironmentStage<'_> {
             buildspec: buildspec(step.commands),
             variables: step.variables,
         };
-        let action =
-            codebuild_action(step.action, self.next_order(), self.here.clone(), &project.name, step.input, None);
+        let action = codebuild_action(
+            step.purpose.action(),
+            self.next_order(),
+            self.here.clone(),
+            &project.name,
+            step.input,
+            None,
+        );
         self.actions.push(action);
         self.projects.push(project);
     }
 
     fn target(&self, field: &str) -> String {
         self.env.target.get(field).cloned().unwrap_or_default()
+    }
+
+    /// The target fields that `purpose`'s project carries as variables.
+    fn target_variables(&self, purpose: ProjectPurpose) -> Vec<Variable> {
+        target_placement(self.spec.kind)
+            .iter()
+            .filter_map(|(field, place)| match place {
+                TargetPlace::ProjectVariable(p, variable) if *p == purpose => Some(plain(variable, self.target(field))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The native deploy action's configuration: its target fields, and `fixed`.
+    fn deploy_configuration(&self, fixed: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut config: BTreeMap<String, String> = fixed.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        for (field, place) in target_placement(self.spec.kind) {
+            if let TargetPlace::ActionConfiguration(key) = place {
+                config.insert(key.to_string(), self.target(field));
+            }
+        }
+        config
     }
 }
 
@@ -320,12 +423,11 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         let locations = spec.flyway.as_ref().map(|f| f.locations.join(",")).unwrap_or_default();
         stage.codebuild(Step {
             purpose: ProjectPurpose::Migrate,
-            action: "Migrate",
             input: SOURCE_ARTIFACT,
             image: FLYWAY_IMAGE,
             commands: &["flyway -locations=\"$FLYWAY_LOCATIONS\" migrate"],
             variables: vec![
-                plain("FLYWAY_LOCATIONS", locations),
+                plain(FLYWAY_LOCATIONS_VARIABLE, locations),
                 parameter("FLYWAY_URL", format!("{config_path}/flyway/url")),
                 parameter("FLYWAY_USER", format!("{config_path}/flyway/user")),
                 parameter("FLYWAY_PASSWORD", format!("{config_path}/flyway/password")),
@@ -334,48 +436,35 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
     }
     match spec.kind {
         Kind::Fargate => {
-            let config = configuration([
-                ("ClusterName", stage.target("cluster")),
-                ("ServiceName", stage.target("service")),
-                ("FileName", "imagedefinitions.json".into()),
-            ]);
+            let config = stage.deploy_configuration(&[("FileName", "imagedefinitions.json")]);
             stage.action("Deploy", ActionKind::EcsDeploy, here.clone(), Some(BUILD_ARTIFACT), config);
         }
         Kind::StaticSite => {
-            let config = configuration([("BucketName", stage.target("bucket")), ("Extract", "true".into())]);
+            let config = stage.deploy_configuration(&[("Extract", "true")]);
             stage.action("Deploy", ActionKind::S3Deploy, here.clone(), Some(BUILD_ARTIFACT), config);
-            let distribution = stage.target("distribution_id");
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Invalidate,
-                action: "Invalidate",
                 input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &["aws cloudfront create-invalidation --distribution-id \"$DISTRIBUTION_ID\" --paths '/*'"],
-                variables: vec![plain("DISTRIBUTION_ID", distribution)],
+                variables: stage.target_variables(ProjectPurpose::Invalidate),
             });
         }
         Kind::Lambda => {
-            let function = stage.target("function");
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Deploy,
-                action: "Deploy",
                 input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &[
                     "aws lambda update-function-code --function-name \"$FUNCTION\" --zip-file fileb://function.zip --publish",
                     "aws lambda wait function-updated --function-name \"$FUNCTION\"",
                 ],
-                variables: vec![plain("FUNCTION", function)],
+                variables: stage.target_variables(ProjectPurpose::Deploy),
             });
         }
         Kind::Batch => {
-            let variables = vec![
-                plain("JOB_DEFINITION", stage.target("job_definition")),
-                plain("JOB_QUEUE", stage.target("job_queue")),
-            ];
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Deploy,
-                action: "Deploy",
                 input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &[
@@ -384,39 +473,35 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
                     "jq --arg image \"$IMAGE\" '{jobDefinitionName, type, parameters, retryStrategy, timeout, platformCapabilities, containerProperties: (.containerProperties + {image: $image})} | with_entries(select(.value != null))' current.json > next.json",
                     "aws batch register-job-definition --cli-input-json file://next.json",
                 ],
-                variables,
+                variables: stage.target_variables(ProjectPurpose::Deploy),
             });
         }
         Kind::ApiGateway => {
-            let variables = vec![plain("API_ID", stage.target("api_id")), plain("STAGE", stage.target("stage"))];
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Deploy,
-                action: "Deploy",
                 input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &[
                     "aws apigateway put-rest-api --rest-api-id \"$API_ID\" --mode overwrite --body fileb://openapi.json",
                     "aws apigateway create-deployment --rest-api-id \"$API_ID\" --stage-name \"$STAGE\" --description \"$CODEBUILD_RESOLVED_SOURCE_VERSION\"",
                 ],
-                variables,
+                variables: stage.target_variables(ProjectPurpose::Deploy),
             });
         }
     }
     if let Some(smoke) = &env.smoke_test {
         stage.codebuild(Step {
             purpose: ProjectPurpose::SmokeTest,
-            action: "SmokeTest",
             input: SOURCE_ARTIFACT,
             image: TOOLS_IMAGE,
             commands: &["curl --fail --silent --show-error --max-time 60 \"$RUNSCOPE_TRIGGER_URL\""],
-            variables: vec![parameter("RUNSCOPE_TRIGGER_URL", smoke.runscope_trigger_parameter.clone())],
+            variables: vec![parameter(RUNSCOPE_TRIGGER_VARIABLE, smoke.runscope_trigger_parameter.clone())],
         });
     }
     if !env.verification.is_empty() {
         let commands: Vec<&str> = env.verification.iter().map(String::as_str).collect();
         stage.codebuild(Step {
             purpose: ProjectPurpose::Verify,
-            action: "Verify",
             input: SOURCE_ARTIFACT,
             image: &spec.build.image,
             commands: &commands,
@@ -433,6 +518,27 @@ fn buildspec(commands: &[&str]) -> String {
         let _ = writeln!(yaml, "      - {}", yaml_string(command));
     }
     yaml
+}
+
+/// The commands of a buildspec written by [`buildspec`]; `None` for any
+/// other buildspec (edited by hand, or not ours).
+pub(crate) fn buildspec_commands(yaml: &str) -> Option<Vec<String>> {
+    let body = yaml.strip_prefix("version: 0.2\nphases:\n  build:\n    commands:\n")?;
+    body.lines()
+        .map(|line| {
+            let quoted = line.strip_prefix("      - \"")?.strip_suffix('"')?;
+            let mut command = String::new();
+            let mut chars = quoted.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => command.push(chars.next()?),
+                    '"' => return None,
+                    c => command.push(c),
+                }
+            }
+            Some(command)
+        })
+        .collect()
 }
 
 /// A YAML double-quoted scalar.

@@ -87,14 +87,51 @@ pub struct Build {
     pub cache: Cache,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl Build {
+    pub const DEFAULT_IMAGE: &str = "aws/codebuild/standard:7.0";
+    pub const DEFAULT_COMPUTE_TYPE: &str = "BUILD_GENERAL1_SMALL";
+    pub const DEFAULT_BUILDSPEC: &str = "buildspec.yml";
+}
+
+impl Default for Build {
+    /// What a service that says nothing about its build gets.
+    fn default() -> Build {
+        Build {
+            image: Build::DEFAULT_IMAGE.into(),
+            compute_type: Build::DEFAULT_COMPUTE_TYPE.into(),
+            buildspec: Build::DEFAULT_BUILDSPEC.into(),
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            cache: Cache::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cache {
+    #[default]
     None,
     /// Docker layers and sources on the build host.
     Local,
     /// In the artifact bucket.
     S3,
+}
+
+impl Cache {
+    pub const ALL: [Cache; 3] = [Cache::None, Cache::Local, Cache::S3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cache::None => "none",
+            Cache::Local => "local",
+            Cache::S3 => "s3",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Cache> {
+        Cache::ALL.into_iter().find(|c| c.name() == name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

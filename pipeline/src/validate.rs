@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
+use crate::shape::REPOSITORY_URI_VARIABLE;
 use crate::{Kind, ServiceSpec};
 
 /// Where in the spec a problem is, in Terraform's notation: `environment[1].account_id`.
@@ -135,6 +136,11 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
                 fail(
                     build.and(field).then(FieldStep::Key(name.clone())),
                     format!("{name:?} is not an environment variable name."),
+                );
+            } else if spec.kind.builds_image() && name == REPOSITORY_URI_VARIABLE {
+                fail(
+                    build.and(field).then(FieldStep::Key(name.clone())),
+                    format!("{name} is set by the pipeline to the service's ECR repository URL; use another name."),
                 );
             }
         }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use bokbasen_pipeline::{
-    build_role, environment_role, pipeline_role, shape, validate, ActionKind, Build, Cache, Environment, Flyway, Kind,
-    Region, ServiceSpec, SmokeTest, Source, Where,
+    build_role, environment_role, pipeline_role, recover, shape, validate, ActionKind, Build, Cache, Environment,
+    Flyway, Kind, Observed, Region, ServiceSpec, SmokeTest, Source, VariableValue, Where,
 };
 use serde_json::{json, Value};
 
@@ -280,4 +280,80 @@ fn artifact_access_follows_codepipelines_truncated_prefix() {
         pipeline.contains(&"arn:aws:s3:::bokbasen-pipeline-artifacts/catalogue-search-ind/*".to_string()),
         "{pipeline:?}"
     );
+}
+
+/// What AWS would hand back for a deployed spec: the shape's stages and
+/// projects, the repository URL stored as plain text.
+fn observed(spec: &ServiceSpec) -> Observed {
+    let shape = shape(spec);
+    let projects = shape
+        .projects
+        .into_iter()
+        .map(|mut project| {
+            for variable in &mut project.variables {
+                if variable.value == VariableValue::RepositoryUrl {
+                    variable.value =
+                        VariableValue::Plain("111111111111.dkr.ecr.eu-north-1.amazonaws.com/ebook-api".into());
+                }
+            }
+            (project.name.clone(), project)
+        })
+        .collect();
+    Observed {
+        name: spec.name.clone(),
+        artifact_bucket: spec.artifact_bucket.clone(),
+        stages: shape.stages,
+        projects,
+        deploy_roles: spec.environments.iter().map(|e| (e.name.clone(), e.deploy_role_arn.clone())).collect(),
+        tags: spec.tags.clone(),
+    }
+}
+
+#[test]
+fn the_spec_is_recovered_from_its_deployed_shape() {
+    let mut variants = Vec::new();
+    for kind in Kind::ALL {
+        variants.push(spec(kind));
+        let mut other = spec(kind);
+        other.build = Build::default();
+        other.approval_topic_arn = None;
+        other.tags.clear();
+        other.environments[0].smoke_test = None;
+        other.environments[2].approval = false;
+        other.environments[2].verification =
+            vec![r#"./verify --name "prod" \ --all"#.into(), "echo 'done'; exit 0".into()];
+        variants.push(other);
+    }
+    let mut only_first_migrates = spec(Kind::Batch);
+    for env in &mut only_first_migrates.environments[1..] {
+        env.migrate = false;
+    }
+    only_first_migrates.flyway = Some(Flyway { locations: vec!["filesystem:db/a".into(), "classpath:db/b".into()] });
+    variants.push(only_first_migrates);
+    for spec in variants {
+        assert_eq!(validate(&spec), [], "{} variant is valid", spec.kind.name());
+        assert_eq!(recover(&observed(&spec)), Ok(spec.clone()), "{}", spec.kind.name());
+    }
+}
+
+#[test]
+fn a_missing_project_leaves_out_what_it_carried() {
+    let spec = spec(Kind::Lambda);
+    let mut seen = observed(&spec);
+    seen.projects.remove("ebook-api-stage-smoke-test");
+    seen.projects.remove("ebook-api-build");
+    let recovered = recover(&seen).unwrap();
+    assert_eq!(recovered.environments[1].smoke_test, None);
+    assert_eq!(recovered.environments[0].smoke_test, spec.environments[0].smoke_test);
+    assert_eq!(recovered.build, Build::default());
+    // Without its deploy project, a lambda's kind cannot be told.
+    seen.projects.remove("ebook-api-test-deploy");
+    assert!(recover(&seen).unwrap_err().to_string().contains("fit no kind"));
+}
+
+#[test]
+fn a_pipeline_not_made_by_bokbasen_is_refused() {
+    let mut seen = observed(&spec(Kind::Fargate));
+    seen.stages.truncate(2);
+    assert!(recover(&seen).unwrap_err().to_string().contains("fewer than three stages"));
 }

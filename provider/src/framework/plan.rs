@@ -16,7 +16,10 @@ pub struct PlannedChange {
 
 /// Plans a create (`prior` null), an update, or a destroy (`proposed` null).
 ///
-/// - On create every computed attribute the configuration does not set is unknown.
+/// - Attributes with a default that the configuration leaves unset are
+///   planned at their default, always (also when nothing else changed, so
+///   an imported value that differs from the default shows as a change).
+/// - On create every other computed attribute the configuration does not set is unknown.
 /// - On update, when anything changed, such attributes become unknown too,
 ///   unless marked `use_state_for_unknown` (then the prior value stays).
 /// - Attributes marked `requires_replace` whose planned value differs from
@@ -26,8 +29,9 @@ pub fn plan_change(block: &Block, prior: &Value, proposed: &Value, config: &Valu
         return PlannedChange { planned: Value::Null, requires_replace: Vec::new() };
     }
     let creating = prior.is_null();
-    let changed = creating || prior != proposed;
     let mut planned = proposed.clone();
+    apply_defaults(block, &mut planned, config);
+    let changed = creating || prior != &planned;
     if changed {
         mark_unknown(block, &mut planned, config, creating);
     }
@@ -38,33 +42,56 @@ pub fn plan_change(block: &Block, prior: &Value, proposed: &Value, config: &Valu
     PlannedChange { planned, requires_replace }
 }
 
-fn mark_unknown(block: &Block, planned: &mut Value, config: &Value, creating: bool) {
+fn is_configured(config: &Value, name: &str) -> bool {
+    config.attribute(name).is_some_and(|v| !v.is_null())
+}
+
+/// Calls `visit` with each nested block's schema, planned value and configuration.
+fn for_each_nested(
+    block: &Block,
+    planned: &mut Value,
+    config: &Value,
+    mut visit: impl FnMut(&Block, &mut Value, &Value),
+) {
     let Value::Object(values) = planned else { return };
-    for attr in block.attributes.iter().filter(|a| a.is_computed()) {
-        let configured = config.attribute(&attr.name).is_some_and(|v| !v.is_null());
-        if !configured && (creating || !attr.use_state_for_unknown) {
-            values.insert(attr.name.clone(), Value::Unknown);
-        }
-    }
     for nested in &block.blocks {
         let (Some(value), config) = (values.get_mut(&nested.name), config.attribute(&nested.name)) else { continue };
         let config = config.unwrap_or(&Value::Null);
         match (nested.nesting, value) {
-            (Nesting::Single | Nesting::Group, value @ Value::Object(_)) => {
-                mark_unknown(&nested.block, value, config, creating);
-            }
+            (Nesting::Single | Nesting::Group, value @ Value::Object(_)) => visit(&nested.block, value, config),
             (Nesting::List, Value::List(items)) => {
                 for (i, item) in items.iter_mut().enumerate() {
                     let item_config = match config {
                         Value::List(configs) => configs.get(i).unwrap_or(&Value::Null),
                         _ => &Value::Null,
                     };
-                    mark_unknown(&nested.block, item, item_config, creating);
+                    visit(&nested.block, item, item_config);
                 }
             }
             _ => {}
         }
     }
+}
+
+fn apply_defaults(block: &Block, planned: &mut Value, config: &Value) {
+    if let Value::Object(values) = planned {
+        for attr in &block.attributes {
+            if let Some(default) = attr.default.as_ref().filter(|_| !is_configured(config, &attr.name)) {
+                values.insert(attr.name.clone(), default.clone());
+            }
+        }
+    }
+    for_each_nested(block, planned, config, apply_defaults);
+}
+
+fn mark_unknown(block: &Block, planned: &mut Value, config: &Value, creating: bool) {
+    let Value::Object(values) = planned else { return };
+    for attr in block.attributes.iter().filter(|a| a.is_computed() && a.default.is_none()) {
+        if !is_configured(config, &attr.name) && (creating || !attr.use_state_for_unknown) {
+            values.insert(attr.name.clone(), Value::Unknown);
+        }
+    }
+    for_each_nested(block, planned, config, |block, value, config| mark_unknown(block, value, config, creating));
 }
 
 fn find_replacements(
@@ -172,5 +199,25 @@ mod tests {
     fn destroy_plans_null() {
         let plan = plan_change(&block(), &state("a", "b", "c"), &Value::Null, &Value::Null);
         assert_eq!(plan.planned, Value::Null);
+    }
+
+    #[test]
+    fn defaults_are_planned_whenever_the_configuration_leaves_them_unset() {
+        let block = Block::new("").attribute(Attribute::required("name", Type::String)).block(NestedBlock::new(
+            "build",
+            Nesting::List,
+            Block::new("").attribute(Attribute::optional("cache", Type::String).default("none")),
+        ));
+        let with =
+            |cache: Value| object([("name", "svc".into()), ("build", Value::List(vec![object([("cache", cache)])]))]);
+        // Create: the default, known at plan.
+        let plan = plan_change(&block, &Value::Null, &with(Value::Null), &with(Value::Null));
+        assert_eq!(plan.planned, with("none".into()));
+        // Imported with another value, configuration silent: back to the default.
+        let plan = plan_change(&block, &with("local".into()), &with("local".into()), &with(Value::Null));
+        assert_eq!(plan.planned, with("none".into()));
+        // Configured: the configuration wins.
+        let plan = plan_change(&block, &with("none".into()), &with("s3".into()), &with("s3".into()));
+        assert_eq!(plan.planned, with("s3".into()));
     }
 }

@@ -142,6 +142,10 @@ pub struct Attribute {
     /// For computed attributes: keep the prior value during planning instead
     /// of marking it "known after apply" when something else changes.
     pub use_state_for_unknown: bool,
+    /// The value planned whenever the configuration leaves the attribute
+    /// unset. State then always holds the effective value, so an imported or
+    /// refreshed object compares equal to a configuration that relies on it.
+    pub default: Option<Value>,
 }
 
 impl Attribute {
@@ -155,6 +159,7 @@ impl Attribute {
             deprecated: false,
             requires_replace: false,
             use_state_for_unknown: false,
+            default: None,
         }
     }
 
@@ -196,6 +201,14 @@ impl Attribute {
 
     pub fn use_state_for_unknown(mut self) -> Self {
         self.use_state_for_unknown = true;
+        self
+    }
+
+    /// Optional with a default: Terraform's rule is that such an attribute
+    /// is also computed, since the provider, not the configuration, sets it.
+    pub fn default(mut self, value: impl Into<Value>) -> Self {
+        self.mode = Mode::OptionalComputed;
+        self.default = Some(value.into());
         self
     }
 

@@ -1,14 +1,13 @@
-//! Managed resources, one module each (none yet: they arrive with the
-//! pipeline, configuration and access issues).
+//! Managed resources, one module each.
 
 use std::sync::Arc;
 
 use crate::aws::AwsContext;
-use crate::framework::AnyResource;
+use crate::framework::{resource, AnyResource};
 
 /// Every resource type the provider offers.
 pub fn all() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
-    Vec::new()
+    vec![resource(service_pipeline::ServicePipeline)]
 }
 
 pub mod service_pipeline;

@@ -8,7 +8,6 @@ use bokbasen_pipeline::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::schema::{DEFAULT_BUILDSPEC, DEFAULT_BUILD_IMAGE, DEFAULT_CACHE, DEFAULT_COMPUTE_TYPE};
 use crate::framework::{Attr, Diagnostics};
 use crate::value::{AttributePath, PathStep};
 
@@ -135,16 +134,15 @@ pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diag
         },
         artifact_bucket: known.value(&state.artifact_bucket).unwrap_or_default(),
         build: Build {
-            image: known.string_or(&build.image, DEFAULT_BUILD_IMAGE),
-            compute_type: known.string_or(&build.compute_type, DEFAULT_COMPUTE_TYPE),
-            buildspec: known.string_or(&build.buildspec, DEFAULT_BUILDSPEC),
+            image: known.string_or(&build.image, Build::DEFAULT_IMAGE),
+            compute_type: known.string_or(&build.compute_type, Build::DEFAULT_COMPUTE_TYPE),
+            buildspec: known.string_or(&build.buildspec, Build::DEFAULT_BUILDSPEC),
             environment: known.map(&build.environment),
             secrets: known.map(&build.secrets),
-            cache: match known.string_or(&build.cache, DEFAULT_CACHE).as_str() {
-                "none" => Cache::None,
-                "local" => Cache::Local,
-                "s3" => Cache::S3,
-                other => {
+            cache: match Cache::from_name(&known.string_or(&build.cache, Cache::default().name())) {
+                Some(cache) => cache,
+                None => {
+                    let other = known.string_or(&build.cache, "");
                     diags.attribute_error(
                         AttributePath::attr("build").attribute("cache"),
                         "Invalid cache",
@@ -197,6 +195,89 @@ pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diag
         Err(diags)
     } else {
         Ok(Some(spec))
+    }
+}
+
+/// The state of the configuration arguments describing `spec`, as a read or
+/// import reports it. Where a configuration can say the same thing two ways
+/// (an absent map or an empty one, an absent `build` block or one with every
+/// default), the form in `prior` is kept; without one, the absent form.
+/// Computed attributes are left for the caller.
+pub fn from_spec(spec: &ServiceSpec, prior: &ServicePipelineState) -> ServicePipelineState {
+    let known = |value: &str| Attr::Known(value.to_string());
+    let prior_build = prior.build.known();
+    let prior_environments = prior.environment.known().map(Vec::as_slice).unwrap_or_default();
+    let build = if spec.build == Build::default() && prior_build.is_none() {
+        Attr::Null
+    } else {
+        Attr::Known(BuildBlock {
+            image: known(&spec.build.image),
+            compute_type: known(&spec.build.compute_type),
+            buildspec: known(&spec.build.buildspec),
+            environment: map_like(&spec.build.environment, prior_build.map(|b| &b.environment)),
+            secrets: map_like(&spec.build.secrets, prior_build.map(|b| &b.secrets)),
+            cache: known(spec.build.cache.name()),
+        })
+    };
+    let environment = spec
+        .environments
+        .iter()
+        .enumerate()
+        .map(|(i, env)| {
+            let prior = prior_environments.get(i).filter(|p| p.name.known() == Some(&env.name));
+            EnvironmentBlock {
+                name: known(&env.name),
+                account_id: known(&env.account_id),
+                deploy_role_arn: known(&env.deploy_role_arn),
+                approval: Attr::Known(env.approval),
+                migrate: Attr::Known(env.migrate),
+                smoke_test: env
+                    .smoke_test
+                    .as_ref()
+                    .map(|smoke| SmokeTestObject {
+                        runscope_trigger_parameter: known(&smoke.runscope_trigger_parameter),
+                    })
+                    .into(),
+                verification: if env.verification.is_empty() && prior.is_none_or(|p| p.verification.known().is_none()) {
+                    Attr::Null
+                } else {
+                    Attr::Known(env.verification.iter().map(|c| known(c)).collect())
+                },
+                target: Attr::Known(env.target.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
+            }
+        })
+        .collect();
+    ServicePipelineState {
+        name: known(&spec.name),
+        kind: known(spec.kind.name()),
+        artifact_bucket: known(&spec.artifact_bucket),
+        approval_topic_arn: spec.approval_topic_arn.clone().into(),
+        tags: map_like(&spec.tags, Some(&prior.tags)),
+        source: Attr::Known(SourceBlock {
+            connection_arn: known(&spec.source.connection_arn),
+            repository: known(&spec.source.repository),
+            branch: known(&spec.source.branch),
+        }),
+        build,
+        environment: Attr::Known(environment),
+        flyway: spec
+            .flyway
+            .as_ref()
+            .map(|f| FlywayBlock { locations: Attr::Known(f.locations.iter().map(|l| known(l)).collect()) })
+            .into(),
+        ..prior.clone()
+    }
+}
+
+/// A map attribute: null when empty, unless `prior` held an empty map.
+fn map_like(
+    values: &BTreeMap<String, String>,
+    prior: Option<&Attr<BTreeMap<String, Attr<String>>>>,
+) -> Attr<BTreeMap<String, Attr<String>>> {
+    if values.is_empty() && prior.and_then(Attr::known).is_none() {
+        Attr::Null
+    } else {
+        Attr::Known(values.iter().map(|(k, v)| (k.clone(), Attr::Known(v.clone()))).collect())
     }
 }
 
@@ -253,7 +334,7 @@ mod tests {
     fn a_configuration_becomes_a_spec_with_defaults() {
         let spec = to_spec(&config(ebook_api())).unwrap().expect("all known");
         assert_eq!(spec.kind, Kind::Lambda);
-        assert_eq!(spec.build.image, DEFAULT_BUILD_IMAGE);
+        assert_eq!(spec.build.image, Build::DEFAULT_IMAGE);
         assert_eq!(spec.build.cache, Cache::None);
         assert_eq!(spec.environments.len(), 2);
         assert!(spec.environments[1].approval && !spec.environments[0].approval);
@@ -261,6 +342,29 @@ mod tests {
         let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["Source", "Build", "test", "production"]);
         assert_eq!(stages[3].actions, ["Approve", "Deploy", "SmokeTest"]);
+    }
+
+    #[test]
+    fn a_spec_reads_back_as_the_configuration_that_made_it() {
+        let mut json = ebook_api();
+        json["build"] = json!({ "environment": {}, "cache": "local" });
+        json["tags"] = json!({ "team": "ebooks" });
+        let configured = config(json);
+        let spec = to_spec(&configured).unwrap().unwrap();
+        // With the configuration as prior state: the same arguments, defaults filled in.
+        let read = from_spec(&spec, &configured);
+        assert_eq!(to_spec(&read).unwrap().unwrap(), spec);
+        let build = read.build.known().unwrap();
+        assert_eq!(build.environment, Attr::Known(BTreeMap::new()), "an empty map stays empty");
+        assert_eq!(build.image, Attr::Known(Build::DEFAULT_IMAGE.to_string()), "defaults are known");
+        assert_eq!(read.environment.known().unwrap()[0].verification, Attr::Null);
+        // Imported (nothing prior): absent forms, and the same spec.
+        let imported = from_spec(&spec, &ServicePipelineState::default());
+        assert_eq!(to_spec(&imported).unwrap().unwrap(), spec);
+        assert_eq!(imported.build.known().unwrap().environment, Attr::Null);
+        let mut plain = spec.clone();
+        plain.build = Build::default();
+        assert!(from_spec(&plain, &ServicePipelineState::default()).build.is_null(), "all defaults: no block");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! `bokbasen_service_pipeline`: one microservice's release stack.
 //!
-//! Work in progress (issue 3): the schema and the mapping from configuration
-//! to a [`ServiceSpec`](bokbasen_pipeline::ServiceSpec) exist and are tested;
-//! the AWS side (roles, ECR, CodeBuild, CodePipeline) follows, and only then
-//! is the resource registered in `resources::all()`.
+//! - `schema.rs`: what users write; `config.rs`: state as serde structs and
+//!   its mapping to a checked [`ServiceSpec`](bokbasen_pipeline::ServiceSpec);
+//! - `resource.rs`: plan (the shape is known at plan time) and apply;
+//! - `deploy.rs`: the AWS calls that make the accounts match the shape.
 
 mod config;
+mod deploy;
+mod resource;
 mod schema;
 
 pub use config::{plan_stages, to_spec, EnvironmentBlock, ServicePipelineState, StageState};
+pub use resource::ServicePipeline;
 pub use schema::{schema, TYPE_NAME};

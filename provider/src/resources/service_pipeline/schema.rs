@@ -1,16 +1,11 @@
 //! The resource's schema: what a platform engineer writes per service.
 
-use bokbasen_pipeline::Kind;
+use bokbasen_pipeline::{Build, Cache, Kind};
 
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::value::Type;
 
 pub const TYPE_NAME: &str = "bokbasen_service_pipeline";
-
-pub const DEFAULT_BUILD_IMAGE: &str = "aws/codebuild/standard:7.0";
-pub const DEFAULT_COMPUTE_TYPE: &str = "BUILD_GENERAL1_SMALL";
-pub const DEFAULT_BUILDSPEC: &str = "buildspec.yml";
-pub const DEFAULT_CACHE: &str = "none";
 
 fn object(fields: &[(&str, Type)]) -> Type {
     Type::Object(fields.iter().map(|(name, ty)| (name.to_string(), ty.clone())).collect())
@@ -31,18 +26,18 @@ pub fn schema() -> Schema {
         .attribute(Attribute::required("repository", Type::String).description("Repository as `owner/name`."))
         .attribute(Attribute::required("branch", Type::String).description("Branch whose pushes are released."));
     let build = Block::new("How the service is built (the CodeBuild project in the pipeline account).")
-        .attribute(Attribute::optional("image", Type::String).description(format!("CodeBuild image. Defaults to `{DEFAULT_BUILD_IMAGE}`.")))
-        .attribute(Attribute::optional("compute_type", Type::String).description(format!("CodeBuild compute type. Defaults to `{DEFAULT_COMPUTE_TYPE}`.")))
-        .attribute(Attribute::optional("buildspec", Type::String).description(format!("Path of the buildspec in the repository, or inline YAML. Defaults to `{DEFAULT_BUILDSPEC}`. Container kinds must write `imagedefinitions.json` (fargate) or `imageDetail.json` (batch).")))
+        .attribute(Attribute::optional("image", Type::String).default(Build::DEFAULT_IMAGE).description(format!("CodeBuild image. Defaults to `{}`.", Build::DEFAULT_IMAGE)))
+        .attribute(Attribute::optional("compute_type", Type::String).default(Build::DEFAULT_COMPUTE_TYPE).description(format!("CodeBuild compute type. Defaults to `{}`.", Build::DEFAULT_COMPUTE_TYPE)))
+        .attribute(Attribute::optional("buildspec", Type::String).default(Build::DEFAULT_BUILDSPEC).description(format!("Path of the buildspec in the repository, or inline YAML. Defaults to `{}`. Container kinds must write `imagedefinitions.json` (fargate) or `imageDetail.json` (batch).", Build::DEFAULT_BUILDSPEC)))
         .attribute(Attribute::optional("environment", Type::map(Type::String)).description("Plain environment variables for the build."))
         .attribute(Attribute::optional("secrets", Type::map(Type::String)).description("Environment variables read from SSM Parameter Store at build time: variable name → parameter name. Values never enter Terraform state."))
-        .attribute(Attribute::optional("cache", Type::String).description(format!("`none`, `local` (Docker layers and sources on the build host) or `s3` (in the artifact bucket). Defaults to `{DEFAULT_CACHE}`.")));
+        .attribute(Attribute::optional("cache", Type::String).default(Cache::default().name()).description(format!("`none`, `local` (Docker layers and sources on the build host) or `s3` (in the artifact bucket). Defaults to `{}`.", Cache::default().name())));
     let environment = Block::new("A deployment environment. Releases are promoted through the blocks in order.")
         .attribute(Attribute::required("name", Type::String).description("Environment name, e.g. `test`; names the pipeline stage and the `/config/<service>_<name>` parameters."))
         .attribute(Attribute::required("account_id", Type::String).description("The environment's 12-digit AWS account ID."))
         .attribute(Attribute::required("deploy_role_arn", Type::String).description("Role in that account that the pipeline assumes to deploy; must be in `account_id`."))
-        .attribute(Attribute::optional("approval", Type::Bool).description("Wait for a manual approval before releasing here. Defaults to `false`."))
-        .attribute(Attribute::optional("migrate", Type::Bool).description("Run the Flyway migration (see `flyway`) before deploying. Defaults to `false`."))
+        .attribute(Attribute::optional("approval", Type::Bool).default(false).description("Wait for a manual approval before releasing here. Defaults to `false`."))
+        .attribute(Attribute::optional("migrate", Type::Bool).default(false).description("Run the Flyway migration (see `flyway`) before deploying. Defaults to `false`."))
         .attribute(Attribute::optional("smoke_test", object(&[("runscope_trigger_parameter", Type::String)])).description("Run a Runscope smoke test after deploying: `{ runscope_trigger_parameter = \"/config/<service>_<env>/runscope-trigger\" }`, the SSM parameter holding the trigger URL."))
         .attribute(Attribute::optional("verification", Type::list(Type::String)).description("Commands run after the smoke test, from the repository, e.g. `[\"./gradlew verificationTest\"]`."))
         .attribute(Attribute::required("target", Type::map(Type::String)).description("What to deploy to, per kind: fargate `cluster`, `service`; lambda `function`; batch `job_queue`, `job_definition`; api_gateway `api_id`, `stage`; static_site `bucket`, `distribution_id`."));

@@ -1,0 +1,165 @@
+//! The `Resource` implementation: plan from the spec, apply through `deploy`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use bokbasen_pipeline::{shape, ServiceSpec};
+
+use super::config::{plan_stages, to_spec, ServicePipelineState};
+use super::deploy::{self, project_key, Deployed};
+use super::schema::{schema, TYPE_NAME};
+use crate::aws::AwsContext;
+use crate::framework::{Attr, Diagnostics, Resource, Schema};
+
+pub struct ServicePipeline;
+
+/// A spec from state that Terraform has fully known by now (apply, read).
+fn known_spec(state: &ServicePipelineState, diags: &mut Diagnostics) -> Option<ServiceSpec> {
+    match to_spec(state) {
+        Ok(Some(spec)) => Some(spec),
+        Ok(None) => {
+            diags.error(
+                "Provider bug: unknown values at apply",
+                "The service pipeline's configuration still has unknown values.",
+            );
+            None
+        }
+        Err(errors) => {
+            diags.extend(errors);
+            None
+        }
+    }
+}
+
+fn with_deployed(mut state: ServicePipelineState, spec: &ServiceSpec, deployed: Deployed) -> ServicePipelineState {
+    state.id = Attr::Known(spec.name.clone());
+    state.arn = Attr::Known(deployed.arn);
+    state.pipeline_version = Attr::Known(deployed.version);
+    state.role_arns = Attr::Known(deployed.role_arns);
+    state.ecr_repository_url = Attr::Known(deployed.ecr_repository_url);
+    state.codebuild_projects = Attr::Known(deployed.projects);
+    state.stages = Attr::Known(plan_stages(spec));
+    state
+}
+
+#[async_trait]
+impl Resource for ServicePipeline {
+    type Data = AwsContext;
+    type State = ServicePipelineState;
+
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, config: &ServicePipelineState, diags: &mut Diagnostics) {
+        if let Err(errors) = to_spec(config) {
+            diags.extend(errors);
+        }
+    }
+
+    /// Everything that follows from the spec alone is known at plan time:
+    /// the stages, the project names, and the id.
+    async fn modify_plan(
+        &self,
+        _prior: Option<&ServicePipelineState>,
+        planned: &mut ServicePipelineState,
+        diags: &mut Diagnostics,
+    ) {
+        match to_spec(planned) {
+            Ok(Some(spec)) => {
+                let shape = shape(&spec);
+                planned.id = Attr::Known(spec.name.clone());
+                planned.stages = Attr::Known(plan_stages(&spec));
+                let projects: BTreeMap<String, String> =
+                    shape.projects.iter().map(|p| (project_key(p), p.name.clone())).collect();
+                planned.codebuild_projects = Attr::Known(projects);
+                if !spec.kind.builds_image() {
+                    planned.ecr_repository_url = Attr::Known(String::new());
+                }
+            }
+            Ok(None) => {}
+            Err(errors) => diags.extend(errors),
+        }
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        planned: ServicePipelineState,
+        diags: &mut Diagnostics,
+    ) -> Option<ServicePipelineState> {
+        let spec = known_spec(&planned, diags)?;
+        match deploy::ensure(aws, &spec).await {
+            Ok(deployed) => Some(with_deployed(planned, &spec, deployed)),
+            Err(err) => {
+                // Leave no orphans: remove what this attempt created.
+                let cleanup = match deploy::remove(aws, &spec).await {
+                    Ok(()) => "Everything created by this attempt was removed again.".to_string(),
+                    Err(cleanup) => format!(
+                        "Removing what was created also failed ({cleanup}); parts named after {:?} may remain. Run the apply again to complete it, or remove them by hand.",
+                        spec.name
+                    ),
+                };
+                diags.error("Creating the service pipeline failed", format!("{err}\n\n{cleanup}"));
+                None
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        current: ServicePipelineState,
+        diags: &mut Diagnostics,
+    ) -> Option<ServicePipelineState> {
+        let spec = known_spec(&current, diags)?;
+        match deploy::observe(aws, &spec).await {
+            // A missing part: plan the whole stack again; creating is idempotent.
+            Ok(None) => None,
+            Ok(Some(deployed)) => Some(with_deployed(current, &spec, deployed)),
+            Err(err) => {
+                diags.error("Reading the service pipeline failed", err);
+                Some(current)
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsContext,
+        prior: ServicePipelineState,
+        planned: ServicePipelineState,
+        diags: &mut Diagnostics,
+    ) -> Option<ServicePipelineState> {
+        let old = known_spec(&prior, diags)?;
+        let new = known_spec(&planned, diags)?;
+        let result = match deploy::ensure(aws, &new).await {
+            Ok(deployed) => deploy::remove_obsolete(aws, &old, &new).await.map(|()| deployed),
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(deployed) => Some(with_deployed(planned, &new, deployed)),
+            Err(err) => {
+                diags.error(
+                    "Updating the service pipeline failed",
+                    format!("{err}\n\nParts already updated stay updated; run the apply again to complete the change."),
+                );
+                None
+            }
+        }
+    }
+
+    async fn delete(&self, aws: &AwsContext, prior: ServicePipelineState, diags: &mut Diagnostics) {
+        let Some(spec) = known_spec(&prior, diags) else { return };
+        if let Err(err) = deploy::remove(aws, &spec).await {
+            diags.error(
+                "Deleting the service pipeline failed",
+                format!("{err}\n\nRun the destroy again to remove the rest."),
+            );
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `bokbasen_service_pipeline` end to end, for every kind, against the local
+//! AWS endpoint with deploy roles in three other accounts: create, an empty
+//! second plan, an in-place update, a part deleted out of band re-created,
+//! replacement on rename, and a destroy that leaves nothing behind.
+
+use bokbasen_e2e::{terraform_binaries, LocalAws, TerraformBinary, WorkDir};
+use serde_json::Value;
+
+const KINDS: [&str; 5] = ["fargate", "lambda", "batch", "api_gateway", "static_site"];
+
+/// The service each kind's example releases.
+fn service_name(kind: &str) -> &'static str {
+    match kind {
+        "fargate" => "ebook-api",
+        "lambda" => "isbn-lookup",
+        "batch" => "onix-import",
+        "api_gateway" => "catalogue-api",
+        _ => "learning-portal",
+    }
+}
+
+/// The kind's runnable example, `examples/service-pipeline/<kind>/main.tf`:
+/// what users copy is what the suite applies.
+fn configuration(kind: &str) -> String {
+    let path =
+        format!("{}/../examples/service-pipeline/{}/main.tf", env!("CARGO_MANIFEST_DIR"), kind.replace('_', "-"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("reading {path}: {err}"))
+}
+
+/// What exists in every account: pipelines, projects, bokbasen roles, ECR repositories.
+fn inventory(aws: &LocalAws) -> Value {
+    aws.boto3(
+        r#"
+result = {}
+for account in ["123456789012", "222222222222", "333333333333", "444444444444"]:
+    session = None if account == "123456789012" else assume(account)
+    result[account] = {
+        "pipelines": sorted(p["name"] for p in client("codepipeline", session).list_pipelines()["pipelines"]),
+        "projects": sorted(client("codebuild", session).list_projects()["projects"]),
+        "roles": sorted(r["RoleName"] for r in client("iam", session).list_roles(PathPrefix="/bokbasen/")["Roles"]),
+        "repositories": sorted(r["repositoryName"] for r in client("ecr", session).describe_repositories()["repositories"]),
+    }
+print(json.dumps(result))
+"#,
+    )
+}
+
+fn run_kind(tf: &TerraformBinary, kind: &str) {
+    let aws = LocalAws::start();
+    let work = WorkDir::new(tf, &[("main.tf", &configuration(kind))]);
+    let endpoint = format!("endpoint_url={}", aws.endpoint());
+    let with = |args: &[&str], extra: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(["-no-color".to_string(), "-var".to_string(), endpoint.clone()]);
+        for var in extra {
+            all.extend(["-var".to_string(), var.to_string()]);
+        }
+        all
+    };
+    let run = |args: &[&str], extra: &[&str]| {
+        let args = with(args, extra);
+        work.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let name = service_name(kind);
+    let context = |what: &str| format!("Terraform {} / {kind}: {what}", tf.version);
+    work.init();
+
+    // Create: the shape is shown at plan time.
+    let plan = run(&["plan"], &[]);
+    assert_eq!(plan.code, 0, "{}\n{plan}", context("plan"));
+    assert!(plan.stdout.contains("\"SmokeTest\""), "{}: stages are known at plan\n{plan}", context("plan"));
+    run(&["apply", "-auto-approve"], &[]).success();
+    let outputs = work.outputs();
+    let stages: Vec<&str> = outputs["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["Source", "Build", "test", "stage", "production"], "{}", context("stages"));
+    let version = outputs["pipeline_version"].as_i64().unwrap();
+    let created = inventory(&aws);
+    assert_eq!(created["123456789012"]["pipelines"], serde_json::json!([name]), "{}", context("created"));
+    let smoke_test = format!("{name}-test-smoke-test");
+    assert!(created["222222222222"]["projects"].as_array().unwrap().iter().any(|p| p == &smoke_test));
+    assert_eq!(
+        created["333333333333"]["roles"],
+        serde_json::json!([format!("{name}-stage-cb")]),
+        "{}",
+        context("roles")
+    );
+
+    // Nothing changed: nothing planned.
+    let replan = run(&["plan", "-detailed-exitcode"], &[]);
+    assert_eq!(replan.code, 0, "{}\n{replan}", context("second plan"));
+
+    // In place: a new branch updates the pipeline.
+    let update = run(&["plan", "-detailed-exitcode"], &["branch=release"]);
+    assert_eq!(update.code, 2, "{}\n{update}", context("update plan"));
+    assert!(update.stdout.contains("updated in-place"), "{}\n{update}", context("update plan"));
+    run(&["apply", "-auto-approve"], &["branch=release"]).success();
+    assert!(work.outputs()["pipeline_version"].as_i64().unwrap() > version, "{}", context("version grows"));
+    let branch = aws.boto3(&format!(
+        r#"
+pipeline = client("codepipeline").get_pipeline(name="{name}")["pipeline"]
+print(json.dumps(pipeline["stages"][0]["actions"][0]["configuration"]["BranchName"]))
+"#
+    ));
+    assert_eq!(branch, "release", "{}", context("branch updated"));
+
+    // A project deleted out of band is planned again and re-created.
+    aws.boto3(&format!(
+        r#"
+client("codebuild", assume("333333333333")).delete_project(name="{name}-stage-smoke-test")
+print("{{}}")
+"#
+    ));
+    let drift = run(&["plan", "-detailed-exitcode"], &["branch=release"]);
+    assert_eq!(drift.code, 2, "{}\n{drift}", context("drift plan"));
+    run(&["apply", "-auto-approve"], &["branch=release"]).success();
+    assert!(inventory(&aws)["333333333333"]["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == &format!("{name}-stage-smoke-test")));
+    let settled = run(&["plan", "-detailed-exitcode"], &["branch=release"]);
+    assert_eq!(settled.code, 0, "{}\n{settled}", context("plan after repair"));
+
+    // Rename: replaced, and nothing of the old name stays.
+    let renamed_to = format!("{name}-v2");
+    let renamed_var = format!("name={renamed_to}");
+    let rename = run(&["plan"], &["branch=release", &renamed_var]);
+    assert!(rename.stdout.contains("must be replaced"), "{}\n{rename}", context("rename plan"));
+    run(&["apply", "-auto-approve"], &["branch=release", &renamed_var]).success();
+    let renamed = inventory(&aws);
+    assert_eq!(renamed["123456789012"]["pipelines"], serde_json::json!([renamed_to]), "{}", context("renamed"));
+    let names: Vec<&str> = renamed
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|parts| parts.as_object().unwrap().values())
+        .flat_map(|names| names.as_array().unwrap().iter().map(|n| n.as_str().unwrap()))
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with(&renamed_to)), "{}: old parts remain: {renamed}", context("renamed"));
+
+    // Destroy leaves nothing in any account.
+    run(&["destroy", "-auto-approve"], &["branch=release", &renamed_var]).success();
+    let left = inventory(&aws);
+    for (account, parts) in left.as_object().unwrap() {
+        for (part, names) in parts.as_object().unwrap() {
+            assert_eq!(names, &serde_json::json!([]), "{}: {part} left in {account}", context("destroy"));
+        }
+    }
+}
+
+/// Every Terraform the suite knows, one kind per test so kinds run in parallel.
+fn lifecycle(kind: &str) {
+    assert!(KINDS.contains(&kind));
+    for tf in terraform_binaries() {
+        run_kind(&tf, kind);
+    }
+}
+
+#[test]
+fn fargate_lifecycle() {
+    lifecycle("fargate");
+}
+
+#[test]
+fn lambda_lifecycle() {
+    lifecycle("lambda");
+}
+
+#[test]
+fn batch_lifecycle() {
+    lifecycle("batch");
+}
+
+#[test]
+fn api_gateway_lifecycle() {
+    lifecycle("api_gateway");
+}
+
+#[test]
+fn static_site_lifecycle() {
+    lifecycle("static_site");
+}
