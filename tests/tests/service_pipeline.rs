@@ -1,7 +1,9 @@
 //! `bokbasen_service_pipeline` end to end, for every kind, against the local
 //! AWS endpoint with deploy roles in three other accounts: create, an empty
 //! second plan, an in-place update, a part deleted out of band re-created,
-//! replacement on rename, and a destroy that leaves nothing behind.
+//! drift made out of band shown on the attribute it changed, import by name
+//! with an empty plan after it, replacement on rename, and a destroy that
+//! leaves nothing behind.
 
 use bokbasen_e2e::{terraform_binaries, LocalAws, TerraformBinary, WorkDir};
 use serde_json::Value;
@@ -120,6 +122,60 @@ print("{{}}")
         .any(|p| p == &format!("{name}-stage-smoke-test")));
     let settled = run(&["plan", "-detailed-exitcode"], &["branch=release"]);
     assert_eq!(settled.code, 0, "{}\n{settled}", context("plan after repair"));
+
+    // Drift made out of band, in the pipeline account and in the Test
+    // account, shows on the attributes it changed; the apply puts it back.
+    aws.boto3(&format!(
+        r#"
+codepipeline = client("codepipeline")
+pipeline = codepipeline.get_pipeline(name="{name}")["pipeline"]
+pipeline["stages"][0]["actions"][0]["configuration"]["BranchName"] = "hotfix"
+codepipeline.update_pipeline(pipeline=pipeline)
+codebuild = client("codebuild", assume("222222222222"))
+project = codebuild.batch_get_projects(names=["{name}-test-smoke-test"])["projects"][0]
+environment = project["environment"]
+environment["environmentVariables"][0]["value"] = "/elsewhere/trigger"
+codebuild.update_project(name=project["name"], environment=environment)
+print("{{}}")
+"#
+    ));
+    let drifted = run(&["plan", "-detailed-exitcode"], &["branch=release"]);
+    assert_eq!(drifted.code, 2, "{}\n{drifted}", context("out-of-band drift"));
+    for change in [
+        r#"branch         = "hotfix" -> "release""#.to_string(),
+        format!(r#""/elsewhere/trigger" -> "/config/{name}_test/runscope-trigger""#),
+    ] {
+        assert!(drifted.stdout.contains(&change), "{}: plan shows {change}\n{drifted}", context("drift"));
+    }
+    run(&["apply", "-auto-approve"], &["branch=release"]).success();
+    let repaired = run(&["plan", "-detailed-exitcode"], &["branch=release"]);
+    assert_eq!(repaired.code, 0, "{}\n{repaired}", context("plan after drift repaired"));
+
+    // Import by name, from AWS alone: the next plan is empty.
+    work.run(&["state", "rm", "bokbasen_service_pipeline.service"]).success();
+    let import = work.run(&[
+        "import",
+        "-no-color",
+        "-var",
+        &endpoint,
+        "-var",
+        "branch=release",
+        "bokbasen_service_pipeline.service",
+        name,
+    ]);
+    import.success();
+    // Import leaves the outputs to the next apply, so judge the plan by its resource changes.
+    run(&["plan", "-out=imported.tfplan"], &["branch=release"]).success();
+    let plan: Value =
+        serde_json::from_str(&work.run(&["show", "-json", "imported.tfplan"]).success().stdout).expect("plan as JSON");
+    let changes = plan["resource_changes"].as_array().expect("resource changes");
+    assert_eq!(changes.len(), 1, "{}", context("plan after import"));
+    assert_eq!(
+        changes[0]["change"]["actions"],
+        serde_json::json!(["no-op"]),
+        "{}: {plan}",
+        context("plan after import")
+    );
 
     // Rename: replaced, and nothing of the old name stays.
     let renamed_to = format!("{name}-v2");

@@ -5,14 +5,15 @@
 //! next apply, and a part deleted out of band is simply made again. Names
 //! derive from the spec, so nothing needs remembering to find or delete.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Display;
 
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_codepipeline::types as cp;
 use bokbasen_pipeline::{
-    build_role, environment_role, pipeline_role, shape, Action, ActionKind, Cache, PipelineShape, Project, Region,
-    RoleDocuments, ServiceSpec, VariableValue, Where,
+    build_role, environment_role, pipeline_role, project_name, shape, Action, ActionKind, Cache, Observed,
+    PipelineShape, Project, ProjectPurpose, Region, RoleDocuments, ServiceSpec, Stage, Variable, VariableValue, Where,
+    BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 
 use crate::aws::{error_detail, AwsContext};
@@ -44,17 +45,31 @@ pub struct Deployed {
     pub projects: BTreeMap<String, String>,
 }
 
-pub fn pipeline_role_name(spec: &ServiceSpec) -> String {
-    format!("{}-pipeline", spec.name)
+pub fn pipeline_role_name(service: &str) -> String {
+    format!("{service}-pipeline")
 }
 
-pub fn build_role_name(spec: &ServiceSpec) -> String {
-    format!("{}-build", spec.name)
+pub fn build_role_name(service: &str) -> String {
+    format!("{service}-build")
 }
 
 /// At most 40 + 1 + 20 + 3 = 64 characters, IAM's limit.
-pub fn environment_role_name(spec: &ServiceSpec, environment: &str) -> String {
-    format!("{}-{environment}-cb", spec.name)
+pub fn environment_role_name(service: &str, environment: &str) -> String {
+    format!("{service}-{environment}-cb")
+}
+
+/// The keys `role_arns` has once `spec` is deployed: `pipeline`, `build`,
+/// and each environment that runs projects.
+pub fn role_keys(spec: &ServiceSpec) -> BTreeSet<String> {
+    let shape = shape(spec);
+    let mut keys = BTreeSet::from(["pipeline".to_string(), "build".to_string()]);
+    keys.extend(
+        spec.environments
+            .iter()
+            .map(|e| e.name.clone())
+            .filter(|env| shape.projects.iter().any(|p| p.runs_in == Where::Environment(env.clone()))),
+    );
+    keys
 }
 
 /// The key of a project in `codebuild_projects`: `build`, or `<env>/<purpose>`.
@@ -76,14 +91,25 @@ struct Accounts {
 
 impl Accounts {
     async fn open(aws: &AwsContext, spec: &ServiceSpec) -> Step<Accounts> {
+        let roles: Vec<(String, String)> =
+            spec.environments.iter().map(|env| (env.name.clone(), env.deploy_role_arn.clone())).collect();
+        Accounts::through(aws, &spec.name, roles).await
+    }
+
+    /// The pipeline's account, and each environment's through its role.
+    async fn through(
+        aws: &AwsContext,
+        service: &str,
+        roles: impl IntoIterator<Item = (String, String)>,
+    ) -> Step<Accounts> {
         let identity = aws.sts().get_caller_identity().send().await.map_err(failed("reading the pipeline account"))?;
         let pipeline_account = identity.account.unwrap_or_default();
         let region = aws.region().unwrap_or_default().to_string();
         let partition = identity.arn.as_deref().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
         let mut environments = BTreeMap::new();
-        for env in &spec.environments {
-            let context = aws.assume(&env.deploy_role_arn, &format!("bokbasen-{}", spec.name)).await?;
-            environments.insert(env.name.clone(), context);
+        for (env, role_arn) in roles {
+            let context = aws.assume(&role_arn, &format!("bokbasen-{service}")).await?;
+            environments.insert(env, context);
         }
         Ok(Accounts { pipeline: aws.clone(), pipeline_account, region: Region { partition, region }, environments })
     }
@@ -96,11 +122,29 @@ impl Accounts {
     }
 }
 
+/// Marks everything the resource creates with the service it belongs to.
+const SERVICE_TAG: &str = "bokbasen:service";
+
+/// The tags of every part: the provider's defaults, the service's own, and
+/// [`SERVICE_TAG`].
 fn tags(aws: &AwsContext, spec: &ServiceSpec) -> BTreeMap<String, String> {
     let mut tags = aws.default_tags.clone();
     tags.extend(spec.tags.clone());
-    tags.insert("bokbasen:service".into(), spec.name.clone());
+    tags.insert(SERVICE_TAG.into(), spec.name.clone());
     tags
+}
+
+/// The inverse of [`tags`]: the service's own tags among `all`. A key that
+/// is also a default tag with the same value counts as the service's only
+/// when `own` (the state's tags) says so.
+fn service_tags(
+    aws: &AwsContext,
+    mut all: BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    all.remove(SERVICE_TAG);
+    all.retain(|key, value| own.contains_key(key) || aws.default_tags.get(key) != Some(value));
+    all
 }
 
 /// Creates or updates every part of `spec`'s pipeline.
@@ -113,15 +157,17 @@ pub async fn ensure(aws: &AwsContext, spec: &ServiceSpec) -> Step<Deployed> {
     let pipeline_docs = pipeline_role(spec, &shape, &accounts.region, &accounts.pipeline_account);
     role_arns.insert(
         "pipeline".into(),
-        ensure_role(&accounts.pipeline, &pipeline_role_name(spec), &pipeline_docs, &tags).await?,
+        ensure_role(&accounts.pipeline, &pipeline_role_name(&spec.name), &pipeline_docs, &tags).await?,
     );
     let build_docs = build_role(spec, &shape, &accounts.region, &accounts.pipeline_account);
-    role_arns
-        .insert("build".into(), ensure_role(&accounts.pipeline, &build_role_name(spec), &build_docs, &tags).await?);
+    role_arns.insert(
+        "build".into(),
+        ensure_role(&accounts.pipeline, &build_role_name(&spec.name), &build_docs, &tags).await?,
+    );
     for env in &spec.environments {
         if let Some(docs) = environment_role(spec, &shape, &accounts.region, env) {
             let context = accounts.context(&Where::Environment(env.name.clone()));
-            let arn = ensure_role(context, &environment_role_name(spec, &env.name), &docs, &tags).await?;
+            let arn = ensure_role(context, &environment_role_name(&spec.name, &env.name), &docs, &tags).await?;
             role_arns.insert(env.name.clone(), arn);
         }
     }
@@ -146,56 +192,167 @@ pub async fn ensure(aws: &AwsContext, spec: &ServiceSpec) -> Step<Deployed> {
     Ok(Deployed { arn, version, role_arns, ecr_repository_url, projects })
 }
 
-/// What exists of `spec`'s pipeline; `None` when any part is missing (the
-/// next apply re-creates it).
-pub async fn observe(aws: &AwsContext, spec: &ServiceSpec) -> Step<Option<Deployed>> {
-    let shape = shape(spec);
-    let Some((arn, version)) = read_pipeline(aws, &spec.name).await? else { return Ok(None) };
-    let accounts = Accounts::open(aws, spec).await?;
-    let mut projects = BTreeMap::new();
-    for project in &shape.projects {
-        let found = accounts
-            .context(&project.runs_in)
-            .codebuild()
-            .batch_get_projects()
-            .names(&project.name)
-            .send()
-            .await
-            .map_err(failed(format!("reading CodeBuild project {}", project.name)))?;
-        if !found.projects().iter().any(|p| p.name() == Some(project.name.as_str())) {
-            return Ok(None);
-        }
-        projects.insert(project_key(project), project.name.clone());
-    }
-    let mut role_arns = BTreeMap::new();
-    let mut roles = vec![
-        ("pipeline".to_string(), Where::Pipeline, pipeline_role_name(spec)),
-        ("build".to_string(), Where::Pipeline, build_role_name(spec)),
-    ];
-    for env in &spec.environments {
-        if environment_role(spec, &shape, &accounts.region, env).is_some() {
-            roles.push((
-                env.name.clone(),
-                Where::Environment(env.name.clone()),
-                environment_role_name(spec, &env.name),
-            ));
-        }
-    }
-    for (key, place, name) in roles {
-        match role_arn(accounts.context(&place), &name).await? {
-            Some(arn) => role_arns.insert(key, arn),
-            None => return Ok(None),
-        };
-    }
-    let ecr_repository_url = if spec.kind.builds_image() {
-        match repository_url(aws, &spec.name).await? {
-            Some(url) => url,
-            None => return Ok(None),
-        }
-    } else {
-        String::new()
+/// The service pipeline named `name` as AWS holds it.
+pub struct Found {
+    /// In the shape's terms, for [`bokbasen_pipeline::recover`].
+    pub observed: Observed,
+    /// What exists of the parts; a missing one is left out.
+    pub deployed: Deployed,
+    /// Every stage with its action names, as declared (also actions the
+    /// shape has no kind for, so the `stages` attribute shows them).
+    pub stages: Vec<(String, Vec<String>)>,
+}
+
+/// Reads the service pipeline named `name` back from AWS: the pipeline, the
+/// projects its actions run (in the account each action acts in), its roles
+/// and repository. `None` when there is no such pipeline. `own_tags` are the
+/// tags the service itself sets, told apart from the provider's defaults.
+pub async fn observe(aws: &AwsContext, name: &str, own_tags: &BTreeMap<String, String>) -> Step<Option<Found>> {
+    let found = match aws.codepipeline().get_pipeline().name(name).send().await {
+        Ok(found) => found,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_pipeline_not_found_exception()) => return Ok(None),
+        Err(err) => return Err(failed(format!("reading pipeline {name}"))(err)),
     };
-    Ok(Some(Deployed { arn, version, role_arns, ecr_repository_url, projects }))
+    let (Some(pipeline), Some(metadata)) = (found.pipeline(), found.metadata()) else {
+        return Err(format!("reading pipeline {name}: the answer has no pipeline"));
+    };
+    let arn = metadata.pipeline_arn().unwrap_or_default().to_string();
+    let tags = aws
+        .codepipeline()
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .map_err(failed(format!("reading the tags of pipeline {name}")))?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+
+    let mut deploy_roles = BTreeMap::new();
+    let mut stages = Vec::new();
+    let mut stage_names = Vec::new();
+    for declared in pipeline.stages() {
+        let mut actions = Vec::new();
+        for action in declared.actions() {
+            if let Some(role) = action.role_arn() {
+                deploy_roles.entry(declared.name().to_string()).or_insert_with(|| role.to_string());
+            }
+            actions.extend(observed_action(declared.name(), action));
+        }
+        stage_names
+            .push((declared.name().to_string(), declared.actions().iter().map(|a| a.name().to_string()).collect()));
+        stages.push(Stage { name: declared.name().to_string(), actions });
+    }
+    let accounts = Accounts::through(aws, name, deploy_roles.clone()).await?;
+
+    let mut projects = BTreeMap::new();
+    let mut project_keys = BTreeMap::new();
+    for stage in &stages {
+        for action in &stage.actions {
+            let (Some(project), Some(purpose)) = (project_name(action), ProjectPurpose::from_action(&action.name))
+            else {
+                continue;
+            };
+            if let Some(found) =
+                read_project(accounts.context(&action.runs_in), project, purpose, &action.runs_in).await?
+            {
+                project_keys.insert(project_key(&found), found.name.clone());
+                projects.insert(found.name.clone(), found);
+            }
+        }
+    }
+
+    let mut role_arns = BTreeMap::new();
+    for (key, role) in [("pipeline", pipeline_role_name(name)), ("build", build_role_name(name))] {
+        if let Some(arn) = role_arn(aws, &role).await? {
+            role_arns.insert(key.to_string(), arn);
+        }
+    }
+    for env in deploy_roles.keys() {
+        let place = Where::Environment(env.clone());
+        if let Some(arn) = role_arn(accounts.context(&place), &environment_role_name(name, env)).await? {
+            role_arns.insert(env.clone(), arn);
+        }
+    }
+    let ecr_repository_url = repository_url(aws, name).await?.unwrap_or_default();
+
+    let observed = Observed {
+        name: name.to_string(),
+        artifact_bucket: pipeline.artifact_store().map(|s| s.location().to_string()).unwrap_or_default(),
+        stages,
+        projects,
+        deploy_roles,
+        tags: service_tags(aws, tags, own_tags),
+    };
+    let deployed = Deployed {
+        arn,
+        version: pipeline.version().unwrap_or_default().into(),
+        role_arns,
+        ecr_repository_url,
+        projects: project_keys,
+    };
+    Ok(Some(Found { observed, deployed, stages: stage_names }))
+}
+
+/// An action declared in AWS, in the shape's terms; `None` for an action
+/// type the shape never writes.
+fn observed_action(stage: &str, action: &cp::ActionDeclaration) -> Option<Action> {
+    let type_id = action.action_type_id()?;
+    let kind = ActionKind::from_type(type_id.category().as_str(), type_id.provider())?;
+    let artifact = |name: &str| [SOURCE_ARTIFACT, BUILD_ARTIFACT].into_iter().find(|a| *a == name);
+    Some(Action {
+        name: action.name().to_string(),
+        kind,
+        run_order: action.run_order().unwrap_or(1).max(1) as u32,
+        runs_in: match action.role_arn() {
+            Some(_) => Where::Environment(stage.to_string()),
+            None => Where::Pipeline,
+        },
+        input: action.input_artifacts().first().and_then(|a| artifact(a.name())),
+        output: action.output_artifacts().first().and_then(|a| artifact(a.name())),
+        configuration: action.configuration().map(|c| c.clone().into_iter().collect()).unwrap_or_default(),
+    })
+}
+
+/// A CodeBuild project as AWS holds it, in the shape's terms.
+async fn read_project(aws: &AwsContext, name: &str, purpose: ProjectPurpose, runs_in: &Where) -> Step<Option<Project>> {
+    let found = aws
+        .codebuild()
+        .batch_get_projects()
+        .names(name)
+        .send()
+        .await
+        .map_err(failed(format!("reading CodeBuild project {name}")))?;
+    let Some(project) = found.projects().iter().find(|p| p.name() == Some(name)) else { return Ok(None) };
+    let environment = project.environment();
+    let variables = environment
+        .map(|e| e.environment_variables())
+        .unwrap_or_default()
+        .iter()
+        .map(|v| Variable {
+            name: v.name().to_string(),
+            value: match v.r#type() {
+                Some(cb::EnvironmentVariableType::ParameterStore) => VariableValue::Parameter(v.value().to_string()),
+                _ => VariableValue::Plain(v.value().to_string()),
+            },
+        })
+        .collect();
+    Ok(Some(Project {
+        name: name.to_string(),
+        purpose,
+        runs_in: runs_in.clone(),
+        image: environment.map(|e| e.image().to_string()).unwrap_or_default(),
+        compute_type: environment.map(|e| e.compute_type().as_str().to_string()).unwrap_or_default(),
+        privileged: environment.and_then(|e| e.privileged_mode()).unwrap_or(false),
+        cache: match project.cache().map(|c| c.r#type()) {
+            Some(cb::CacheType::Local) => Cache::Local,
+            Some(cb::CacheType::S3) => Cache::S3,
+            _ => Cache::None,
+        },
+        buildspec: project.source().and_then(|s| s.buildspec()).unwrap_or_default().to_string(),
+        variables,
+    }))
 }
 
 /// Deletes every part of `spec`'s pipeline; parts already gone are fine.
@@ -216,11 +373,14 @@ pub async fn remove(aws: &AwsContext, spec: &ServiceSpec) -> Step {
             Err(err) => return Err(failed(format!("deleting ECR repository {}", spec.name))(err)),
         }
     }
-    remove_role(&accounts.pipeline, &pipeline_role_name(spec)).await?;
-    remove_role(&accounts.pipeline, &build_role_name(spec)).await?;
+    remove_role(&accounts.pipeline, &pipeline_role_name(&spec.name)).await?;
+    remove_role(&accounts.pipeline, &build_role_name(&spec.name)).await?;
     for env in &spec.environments {
-        remove_role(accounts.context(&Where::Environment(env.name.clone())), &environment_role_name(spec, &env.name))
-            .await?;
+        remove_role(
+            accounts.context(&Where::Environment(env.name.clone())),
+            &environment_role_name(&spec.name, &env.name),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -245,7 +405,7 @@ pub async fn remove_obsolete(aws: &AwsContext, old: &ServiceSpec, new: &ServiceS
         if !still_has_role {
             remove_role(
                 accounts.context(&Where::Environment(env.name.clone())),
-                &environment_role_name(old, &env.name),
+                &environment_role_name(&old.name, &env.name),
             )
             .await?;
         }
@@ -269,27 +429,46 @@ async fn ensure_role(
 ) -> Step<String> {
     let iam = aws.iam();
     let trust = docs.trust.to_string();
-    let arn = match role_arn(aws, name).await? {
-        Some(arn) => {
+    let iam_tags = tags
+        .iter()
+        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(invalid("IAM tag")))
+        .collect::<Step<Vec<_>>>()?;
+    let arn = match iam.get_role().role_name(name).send().await {
+        Ok(found) => {
+            let current = found.role.map(|r| r.tags.unwrap_or_default()).unwrap_or_default();
+            let stale: Vec<String> = current.into_iter().map(|t| t.key).filter(|k| !tags.contains_key(k)).collect();
+            if !stale.is_empty() {
+                iam.untag_role()
+                    .role_name(name)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(failed(format!("untagging IAM role {name}")))?;
+            }
+            iam.tag_role()
+                .role_name(name)
+                .set_tags(Some(iam_tags))
+                .send()
+                .await
+                .map_err(failed(format!("tagging IAM role {name}")))?;
             iam.update_assume_role_policy()
                 .role_name(name)
                 .policy_document(&trust)
                 .send()
                 .await
                 .map_err(failed(format!("updating the trust of IAM role {name}")))?;
-            arn
+            role_arn(aws, name).await?.unwrap_or_default()
         }
-        None => {
-            let tags = tags
-                .iter()
-                .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(invalid("IAM tag")))
-                .collect::<Step<Vec<_>>>()?;
+        Err(err) if !err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
+            return Err(failed(format!("reading IAM role {name}"))(err));
+        }
+        Err(_) => {
             let created = iam
                 .create_role()
                 .role_name(name)
                 .path(ROLE_PATH)
                 .assume_role_policy_document(&trust)
-                .set_tags(Some(tags))
+                .set_tags(Some(iam_tags))
                 .send()
                 .await
                 .map_err(failed(format!("creating IAM role {name}")))?;
@@ -578,6 +757,40 @@ async fn read_pipeline(aws: &AwsContext, name: &str) -> Step<Option<(String, i64
     }
 }
 
+/// Makes the pipeline's tags exactly `tags` (UpdatePipeline leaves them).
+async fn sync_pipeline_tags(aws: &AwsContext, arn: &str, tags: &BTreeMap<String, String>) -> Step {
+    let codepipeline = aws.codepipeline();
+    let current = codepipeline
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(failed(format!("reading the tags of {arn}")))?;
+    let stale: Vec<String> =
+        current.tags().iter().map(|t| t.key().to_string()).filter(|k| !tags.contains_key(k)).collect();
+    if !stale.is_empty() {
+        codepipeline
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(stale))
+            .send()
+            .await
+            .map_err(failed(format!("untagging {arn}")))?;
+    }
+    let wanted = tags
+        .iter()
+        .map(|(k, v)| cp::Tag::builder().key(k).value(v).build().map_err(invalid("pipeline tag")))
+        .collect::<Step<Vec<_>>>()?;
+    codepipeline
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(wanted))
+        .send()
+        .await
+        .map_err(failed(format!("tagging {arn}")))?;
+    Ok(())
+}
+
 async fn ensure_pipeline(
     aws: &AwsContext,
     spec: &ServiceSpec,
@@ -587,13 +800,14 @@ async fn ensure_pipeline(
 ) -> Step<(String, i64)> {
     let codepipeline = aws.codepipeline();
     let pipeline = declaration(spec, shape, role_arn)?;
-    if read_pipeline(aws, &spec.name).await?.is_some() {
+    if let Some((arn, _)) = read_pipeline(aws, &spec.name).await? {
         codepipeline
             .update_pipeline()
             .pipeline(pipeline)
             .send()
             .await
             .map_err(failed(format!("updating pipeline {}", spec.name)))?;
+        sync_pipeline_tags(aws, &arn, tags).await?;
     } else {
         let tags = tags
             .iter()

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use bokbasen_pipeline::{shape, ServiceSpec};
+use bokbasen_pipeline::{recover, shape, ServiceSpec};
 
-use super::config::{plan_stages, to_spec, ServicePipelineState};
-use super::deploy::{self, project_key, Deployed};
+use super::config::{from_spec, plan_stages, to_spec, ServicePipelineState, StageState};
+use super::deploy::{self, project_key, role_keys, Deployed};
 use super::schema::{schema, TYPE_NAME};
 use crate::aws::AwsContext;
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
@@ -63,9 +63,12 @@ impl Resource for ServicePipeline {
 
     /// Everything that follows from the spec alone is known at plan time:
     /// the stages, the project names, and the id.
+    /// Parts found missing by the last read (a project, a role, the
+    /// repository) show as a change of the attribute that lists them, so
+    /// the plan makes them again.
     async fn modify_plan(
         &self,
-        _prior: Option<&ServicePipelineState>,
+        prior: Option<&ServicePipelineState>,
         planned: &mut ServicePipelineState,
         diags: &mut Diagnostics,
     ) {
@@ -79,6 +82,15 @@ impl Resource for ServicePipeline {
                 planned.codebuild_projects = Attr::Known(projects);
                 if !spec.kind.builds_image() {
                     planned.ecr_repository_url = Attr::Known(String::new());
+                }
+                if let Some(prior) = prior {
+                    let keys = role_keys(&spec);
+                    if prior.role_arns.known().is_some_and(|arns| !arns.keys().eq(keys.iter())) {
+                        planned.role_arns = Attr::Unknown;
+                    }
+                    if spec.kind.builds_image() && prior.ecr_repository_url.known().is_some_and(String::is_empty) {
+                        planned.ecr_repository_url = Attr::Unknown;
+                    }
                 }
             }
             Ok(None) => {}
@@ -110,22 +122,56 @@ impl Resource for ServicePipeline {
         }
     }
 
+    /// Reads the pipeline back from AWS by name, and reports it as the
+    /// configuration that would make it: a change made out of band shows as
+    /// a diff on the attribute it changed, a missing part as one on the
+    /// attribute that lists it.
     async fn read(
         &self,
         aws: &AwsContext,
         current: ServicePipelineState,
         diags: &mut Diagnostics,
     ) -> Option<ServicePipelineState> {
-        let spec = known_spec(&current, diags)?;
-        match deploy::observe(aws, &spec).await {
-            // A missing part: plan the whole stack again; creating is idempotent.
-            Ok(None) => None,
-            Ok(Some(deployed)) => Some(with_deployed(current, &spec, deployed)),
+        let Some(name) = current.name.known().or(current.id.known()).cloned() else {
+            diags.error("Provider bug: no name in state", "The service pipeline's state has neither name nor id.");
+            return Some(current);
+        };
+        // An imported state has only the name: then nothing prior to go by.
+        let prior = to_spec(&current).ok().flatten();
+        let own_tags = prior.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
+        let found = match deploy::observe(aws, &name, &own_tags).await {
+            Ok(Some(found)) => found,
+            // Gone: plan the whole stack again; creating is idempotent.
+            Ok(None) => return None,
             Err(err) => {
                 diags.error("Reading the service pipeline failed", err);
-                Some(current)
+                return Some(current);
             }
+        };
+        let mut spec = match recover(&found.observed) {
+            Ok(spec) => spec,
+            Err(not_ours) => {
+                diags.error("Reading the service pipeline failed", not_ours.to_string());
+                return Some(current);
+            }
+        };
+        // Flyway locations live in the migration projects; without any, keep what was configured.
+        if !spec.environments.iter().any(|e| e.migrate) {
+            spec.flyway = prior.and_then(|p| p.flyway);
         }
+        let mut state = with_deployed(from_spec(&spec, &current), &spec, found.deployed);
+        state.stages =
+            Attr::Known(found.stages.into_iter().map(|(name, actions)| StageState { name, actions }).collect());
+        Some(state)
+    }
+
+    async fn import(&self, _aws: &AwsContext, id: &str, _diags: &mut Diagnostics) -> Option<ServicePipelineState> {
+        // Read does the rest, from AWS alone.
+        Some(ServicePipelineState {
+            id: Attr::Known(id.to_string()),
+            name: Attr::Known(id.to_string()),
+            ..ServicePipelineState::default()
+        })
     }
 
     async fn update(
