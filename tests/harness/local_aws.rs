@@ -9,7 +9,17 @@
 //!
 //! moto keeps separate state per account and lets `AssumeRole` into any
 //! account, so cross-account flows run against this one endpoint.
+//!
+//! The launcher also serves two test facilities on the same port, under
+//! `/_bokbasen/` (no AWS API is there): it counts every AWS request by
+//! `service:Operation` ([`LocalAws::calls`], for the benchmark of AWS calls
+//! per resource operation), and it can answer chosen operations with an AWS
+//! error instead of moto ([`LocalAws::inject_fault`], for tests proving that a
+//! half-failed apply leaves no orphans). They are not AWS: the provider never
+//! calls them.
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,6 +157,69 @@ impl LocalAws {
     /// The URL to give the provider as `endpoint_url`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many AWS requests reached the endpoint since it started (or since
+    /// [`LocalAws::reset_calls`]), by `service:Operation`: the SigV4 signing
+    /// name and the operation, e.g. `iam:GetRole`,
+    /// `codepipeline:CreatePipeline`. This is how the benchmark counts the AWS
+    /// calls each resource operation makes. Faulted requests count too.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        let body = self.facility("GET", "/_bokbasen/calls", None);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("the call counts are not JSON ({e}): {body}"))
+    }
+
+    /// Forgets the calls counted so far, so [`LocalAws::calls`] shows only
+    /// what follows (e.g. one plan or apply, not the setup before it).
+    pub fn reset_calls(&self) {
+        self.facility("POST", "/_bokbasen/calls/reset", None);
+    }
+
+    /// Makes requests for `operation` (`service:Operation`, as
+    /// [`LocalAws::calls`] names them) fail with HTTP `status` and the AWS
+    /// error `code` and `message` instead of reaching moto: the next `times`
+    /// of them, or every one for `None`. The error has the shape of the
+    /// operation's protocol, so the SDK reads it as that service error. This
+    /// is how tests make an apply fail halfway, to prove it leaves no orphans
+    /// and that the next apply recovers.
+    pub fn inject_fault(&self, operation: &str, status: u16, code: &str, message: &str, times: Option<u32>) {
+        let fault = serde_json::json!({
+            "operation": operation,
+            "status": status,
+            "code": code,
+            "message": message,
+            "times": times,
+        });
+        self.facility("POST", "/_bokbasen/faults", Some(&fault.to_string()));
+    }
+
+    /// Removes every fault given with [`LocalAws::inject_fault`] that is still
+    /// in force.
+    pub fn clear_faults(&self) {
+        self.facility("DELETE", "/_bokbasen/faults", None);
+    }
+
+    /// One HTTP/1.1 request to the launcher's test facilities; the answer's
+    /// body. Panics unless the answer is 2xx.
+    fn facility(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        let body = body.unwrap_or("");
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
+            .unwrap_or_else(|e| panic!("connect to the local AWS endpoint for {method} {path}: {e}"));
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("set a read timeout");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            length = body.len(),
+        );
+        stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("send {method} {path}: {e}"));
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap_or_else(|e| panic!("read the answer to {method} {path}: {e}"));
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split_whitespace().nth(1).unwrap_or("");
+        assert!(status.starts_with('2'), "{method} {path} answered:\n{answer}");
+        body.to_owned()
     }
 }
 

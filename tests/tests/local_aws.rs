@@ -1,8 +1,11 @@
 //! The local AWS endpoint itself, driven with boto3 from moto's virtualenv:
 //! the CodeBuild `UpdateProject` that `tests/local-aws/moto_extensions.py`
 //! adds to moto, its corrections to CreateProject (`CODEPIPELINE` without a
-//! location) and BatchGetProjects (`projectsNotFound`), and separate state per
-//! account through `AssumeRole`.
+//! location) and BatchGetProjects (`projectsNotFound`), separate state per
+//! account through `AssumeRole`, and the launcher's test facilities: call
+//! counting and fault injection.
+
+use std::collections::BTreeMap;
 
 use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
 use bokbasen_e2e::LocalAws;
@@ -151,4 +154,131 @@ print(json.dumps({{
     assert_eq!(result["default_projects"], serde_json::json!(["only-in-default"]), "{result}");
     assert_eq!(result["other_projects"], serde_json::json!(["only-in-other"]), "{result}");
     assert_eq!(result["update_across"]["code"], "ResourceNotFoundException", "{result}");
+}
+
+/// Creates the role moto wants behind a pipeline (trusted by CodePipeline)
+/// and defines `create_pipeline(codepipeline, name)`, a two-stage pipeline.
+const PIPELINE_SETUP: &str = r#"
+iam = client("iam")
+role_arn = iam.create_role(
+    RoleName="bokbasen-pipeline",
+    AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "codepipeline.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }],
+    }),
+)["Role"]["Arn"]
+
+def create_pipeline(codepipeline, name):
+    action = lambda name, category, provider, configuration, inputs, outputs: {
+        "name": name,
+        "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
+        "configuration": configuration,
+        "inputArtifacts": [{"name": artifact} for artifact in inputs],
+        "outputArtifacts": [{"name": artifact} for artifact in outputs],
+    }
+    return codepipeline.create_pipeline(pipeline={
+        "name": name,
+        "roleArn": role_arn,
+        "artifactStore": {"type": "S3", "location": "bokbasen-artifacts"},
+        "stages": [
+            {"name": "Source", "actions": [action(
+                "Source", "Source", "S3", {"S3Bucket": "bokbasen-source", "S3ObjectKey": "source.zip"}, [], ["source"],
+            )]},
+            {"name": "Build", "actions": [action(
+                "Build", "Build", "CodeBuild", {"ProjectName": "bokbasen-build"}, ["source"], [],
+            )]},
+        ],
+    })["pipeline"]
+"#;
+
+#[test]
+fn calls_are_counted_by_service_and_operation() {
+    let aws = LocalAws::start();
+    assert_eq!(aws.calls(), BTreeMap::new(), "nothing is counted before the first request");
+
+    aws.boto3(
+        r#"
+iam = client("iam")
+iam.list_roles()
+iam.list_roles()
+client("codepipeline").list_pipelines()
+print(json.dumps({}))
+"#,
+    );
+    let expected: BTreeMap<String, u64> =
+        [("iam:ListRoles".to_owned(), 2), ("codepipeline:ListPipelines".to_owned(), 1)].into();
+    assert_eq!(aws.calls(), expected, "query (IAM) and JSON (CodePipeline) protocols");
+    assert_eq!(aws.calls(), expected, "reading the counts is not counted");
+
+    aws.reset_calls();
+    assert_eq!(aws.calls(), BTreeMap::new(), "reset forgets the counts");
+    aws.boto3(r#"print(json.dumps(client("sts").get_caller_identity()["Account"]))"#);
+    assert_eq!(aws.calls(), [("sts:GetCallerIdentity".to_owned(), 1)].into(), "counting goes on after a reset");
+}
+
+#[test]
+fn injected_json_protocol_fault_fails_the_call_without_reaching_moto() {
+    let aws = LocalAws::start();
+    aws.inject_fault("codepipeline:CreatePipeline", 400, "ValidationException", "injected by the test", Some(1));
+    let result = aws.boto3(&format!(
+        r#"{PIPELINE_SETUP}
+codepipeline = client("codepipeline")
+try:
+    create_pipeline(codepipeline, "bokbasen-pipeline")
+    faulted = None
+except ClientError as error:
+    faulted = {{
+        "code": error.response["Error"]["Code"],
+        "message": error.response["Error"]["Message"],
+        "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
+    }}
+after_fault = codepipeline.list_pipelines()["pipelines"]
+created = create_pipeline(codepipeline, "bokbasen-pipeline")
+print(json.dumps({{
+    "faulted": faulted,
+    "after_fault": after_fault,
+    "created": created["name"],
+    "pipelines": [pipeline["name"] for pipeline in codepipeline.list_pipelines()["pipelines"]],
+}}))
+"#
+    ));
+
+    assert_eq!(
+        result["faulted"],
+        serde_json::json!({"code": "ValidationException", "message": "injected by the test", "status": 400}),
+        "{result}"
+    );
+    assert_eq!(result["after_fault"], serde_json::json!([]), "the faulted create reached no pipeline: {result}");
+    assert_eq!(result["created"], "bokbasen-pipeline", "times = 1: the next create reaches moto: {result}");
+    assert_eq!(result["pipelines"], serde_json::json!(["bokbasen-pipeline"]), "{result}");
+    assert_eq!(aws.calls()["codepipeline:CreatePipeline"], 2, "the faulted create is counted too");
+}
+
+#[test]
+fn injected_query_protocol_fault_gives_its_code_until_cleared() {
+    let aws = LocalAws::start();
+    aws.inject_fault("iam:CreateRole", 409, "EntityAlreadyExists", "injected by the test", None);
+    let script = r#"
+iam = client("iam")
+create = lambda: iam.create_role(RoleName="bokbasen-build", AssumeRolePolicyDocument="{}")
+print(json.dumps({
+    "create": error_code(create),
+    "roles": [role["RoleName"] for role in iam.list_roles()["Roles"]],
+}))
+"#;
+    let faulted = aws.boto3(script);
+    assert_eq!(faulted["create"], serde_json::json!({"code": "EntityAlreadyExists", "status": 409}), "{faulted}");
+    assert_eq!(faulted["roles"], serde_json::json!([]), "{faulted}");
+    let again = aws.boto3(script);
+    assert_eq!(again["create"], faulted["create"], "without times, every matching request fails");
+
+    aws.clear_faults();
+    let cleared = aws.boto3(script);
+    assert_eq!(cleared["create"], serde_json::Value::Null, "cleared: the create reaches moto: {cleared}");
+    assert_eq!(cleared["roles"], serde_json::json!(["bokbasen-build"]), "{cleared}");
+    assert_eq!(aws.calls()["iam:CreateRole"], 3, "{:?}", aws.calls());
 }
