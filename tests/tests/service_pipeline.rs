@@ -236,3 +236,50 @@ fn api_gateway_lifecycle() {
 fn static_site_lifecycle() {
     lifecycle("static_site");
 }
+
+/// A create refused half way (the pipeline call) removes what it made; when
+/// the clean-up is refused too, what remains is completed by the next apply.
+#[test]
+fn a_create_failing_half_way_leaves_no_orphans() {
+    let tf = terraform_binaries().remove(0);
+    let aws = LocalAws::start();
+    let work = WorkDir::new(&tf, &[("main.tf", &configuration("fargate"))]);
+    let endpoint = format!("endpoint_url={}", aws.endpoint());
+    let apply = || work.run(&["apply", "-auto-approve", "-no-color", "-var", &endpoint]);
+    let nothing = |what: &str| {
+        let left = inventory(&aws);
+        for (account, parts) in left.as_object().unwrap() {
+            for (part, names) in parts.as_object().unwrap() {
+                assert_eq!(names, &serde_json::json!([]), "{what}: {part} left in {account}");
+            }
+        }
+    };
+    work.init();
+
+    aws.inject_fault("codepipeline:CreatePipeline", 400, "ValidationException", "refused for the test", None);
+    let failed = apply();
+    assert_ne!(failed.code, 0, "{failed}");
+    // Terraform wraps diagnostics; compare with single spaces.
+    let said = failed.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("ValidationException: refused for the test"), "the cause is shown\n{failed}");
+    assert!(!failed.stderr.contains("SdkBody"), "no raw response dump\n{failed}");
+    assert!(failed.stderr.contains("removed again"), "{failed}");
+    nothing("after the refused create");
+    assert_eq!(work.run(&["state", "list"]).stdout.trim(), "", "nothing in state");
+
+    // The clean-up is refused once as well: parts remain, and the error says so.
+    aws.inject_fault("codebuild:DeleteProject", 400, "AccessDeniedException", "also refused", Some(1));
+    let failed = apply();
+    assert!(failed.stderr.contains("may remain"), "{failed}");
+    let remaining = inventory(&aws);
+    assert_ne!(remaining["123456789012"]["roles"], serde_json::json!([]), "something was left: {remaining}");
+
+    // The next apply completes it; destroy then removes everything.
+    aws.clear_faults();
+    apply().success();
+    assert_eq!(inventory(&aws)["123456789012"]["pipelines"], serde_json::json!(["ebook-api"]));
+    let replan = work.run(&["plan", "-detailed-exitcode", "-no-color", "-var", &endpoint]);
+    assert_eq!(replan.code, 0, "{replan}");
+    work.run(&["destroy", "-auto-approve", "-no-color", "-var", &endpoint]).success();
+    nothing("after destroy");
+}

@@ -172,8 +172,19 @@ impl std::fmt::Debug for AssumeRole {
 
 /// An SDK error as a sentence for a diagnostic, with the service's error code
 /// and message and the chain of causes (credentials, connection, …).
+/// Each cause once, by its Display (the SDK's own context display ends with
+/// a Debug dump of the raw response, which helps nobody reading a plan).
 pub fn error_detail(err: &(dyn std::error::Error + 'static)) -> String {
-    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
