@@ -1,7 +1,8 @@
 //! The main job, end to end on this machine: the provider, built from this
 //! checkout, applies `examples/caller-identity` against the local AWS
 //! endpoint, first as the caller, then through an assumed role in another
-//! account, and cleans up after itself.
+//! account; then gives the fargate service of `examples/service-pipeline/fargate`
+//! its release pipeline across three accounts, and cleans up after itself.
 
 use bokbasen_e2e::{terraform_binaries, LocalAws, WorkDir};
 
@@ -37,6 +38,22 @@ pub fn run() -> Result {
     }
 
     step(&work, &["destroy", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint])?;
+
+    eprintln!("demo: applying examples/service-pipeline/fargate");
+    let service = WorkDir::from_example(&terraform, "service-pipeline/fargate");
+    step(&service, &["init", "-input=false", "-no-color"])?;
+    step(&service, &["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint])?;
+    let outputs = service.outputs();
+    println!("\nRelease pipeline of ebook-api ({}):", outputs["arn"].as_str().unwrap_or_default());
+    for stage in outputs["stages"].as_array().into_iter().flatten() {
+        let actions: Vec<&str> = stage["actions"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+        println!("  {:<11} {}", stage["name"].as_str().unwrap_or_default(), actions.join(" → "));
+    }
+    println!("CodeBuild projects:");
+    for (purpose, name) in outputs["codebuild_projects"].as_object().into_iter().flatten() {
+        println!("  {purpose:<22} {}", name.as_str().unwrap_or_default());
+    }
+    step(&service, &["destroy", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint])?;
     println!("\nDestroyed; stopping the local AWS endpoint.");
     Ok(())
 }

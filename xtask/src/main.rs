@@ -5,9 +5,12 @@
 //!   `examples/caller-identity` (directly and through an assumed role in
 //!   another account), prints what it got, destroys, stops the endpoint;
 //! - `test`:  `setup`, then every test in the workspace (extra arguments go to `cargo test`);
-//! - `bench`: start-up time to the handshake line and memory of the release provider.
+//! - `bench`: start-up time to the handshake line and memory of the release provider;
+//! - `bench pipelines [count]`: AWS calls per service pipeline create/read/delete and wall
+//!   times for `count` pipelines.
 
 mod bench;
+mod bench_pipelines;
 mod demo;
 mod setup;
 
@@ -19,9 +22,14 @@ fn main() -> ExitCode {
         Some("setup") => setup::run(),
         Some("demo") => setup::run().and_then(|()| demo::run()),
         Some("test") => setup::run().and_then(|()| test(&args[1..])),
+        Some("bench") if args.get(1).map(String::as_str) == Some("pipelines") => {
+            setup::run().and_then(|()| bench_pipelines::run(&args[2..]))
+        }
         Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs]>");
+            eprintln!(
+                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,136 @@
+//! What `bokbasen_service_pipeline` costs: the AWS calls one resource makes
+//! to create, read (refresh) and delete, counted at the local endpoint, and
+//! the wall time of plan, apply, refresh and destroy for many pipelines.
+//!
+//! Runs the release provider through the pinned Terraform against moto, so
+//! the times include moto's own latency; the call counts are what AWS would
+//! see. `cargo xtask bench pipelines [count]` (default 50).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bokbasen_e2e::{terraform_binaries, LocalAws, TerraformRun, WorkDir};
+
+use crate::{cargo, run_command, Result};
+
+const DEFAULT_COUNT: usize = 50;
+
+pub fn run(args: &[String]) -> Result {
+    let count = match args.first() {
+        Some(n) => n.parse().map_err(|_| format!("count must be a number, got {n:?}"))?,
+        None => DEFAULT_COUNT,
+    };
+    let root = bokbasen_e2e::workspace_root();
+    run_command(cargo().args(["build", "--release", "-p", "terraform-provider-bokbasen"]).current_dir(&root))?;
+    // The harness installs this binary instead of building a debug one.
+    std::env::set_var("BOKBASEN_PROVIDER_BIN", root.join("target/release/terraform-provider-bokbasen"));
+    let terraform = terraform_binaries().remove(0);
+    println!("Terraform {}, release provider, local AWS endpoint (moto)\n", terraform.version);
+
+    // One pipeline: the fargate example (3 environments in 3 accounts, 11 projects).
+    let aws = LocalAws::start();
+    let endpoint = format!("endpoint_url={}", aws.endpoint());
+    let one = WorkDir::from_example(&terraform, "service-pipeline/fargate");
+    one.init();
+    println!("AWS calls for one fargate pipeline (test, stage, production):");
+    for (operation, args) in [
+        ("create", vec!["apply", "-auto-approve"]),
+        ("read", vec!["plan", "-detailed-exitcode"]),
+        // Without the refresh a destroy does first, which is a read.
+        ("delete", vec!["destroy", "-auto-approve", "-refresh=false"]),
+    ] {
+        aws.reset_calls();
+        let mut args = args.clone();
+        args.extend(["-no-color", "-input=false", "-var", &endpoint]);
+        check(one.run(&args), &args)?;
+        report(operation, &aws.calls());
+    }
+
+    // Many pipelines in one configuration.
+    let aws = LocalAws::start();
+    let endpoint = format!("endpoint_url={}", aws.endpoint());
+    let many = WorkDir::new(&terraform, &[("main.tf", &many_pipelines(count))]);
+    many.init();
+    println!("\nWall time for {count} pipelines:");
+    for (step, args) in [
+        ("plan (create)", vec!["plan"]),
+        ("apply", vec!["apply", "-auto-approve"]),
+        ("plan (refresh, no changes)", vec!["plan", "-detailed-exitcode"]),
+        ("destroy", vec!["destroy", "-auto-approve"]),
+    ] {
+        let mut args = args.clone();
+        args.extend(["-no-color", "-input=false", "-var", &endpoint]);
+        let started = Instant::now();
+        check(many.run(&args), &args)?;
+        println!("  {step:<28} {}", seconds(started.elapsed()));
+    }
+    Ok(())
+}
+
+fn check(run: TerraformRun, args: &[&str]) -> Result {
+    if run.code == 0 {
+        Ok(())
+    } else {
+        Err(format!("terraform {} failed:\n{run}", args.join(" ")))
+    }
+}
+
+fn seconds(elapsed: Duration) -> String {
+    format!("{:.1} s", elapsed.as_secs_f64())
+}
+
+/// Total calls, then per service (the endpoint counts `service:Operation`).
+fn report(operation: &str, calls: &BTreeMap<String, u64>) {
+    let total: u64 = calls.values().sum();
+    let mut by_service: BTreeMap<&str, u64> = BTreeMap::new();
+    for (key, n) in calls {
+        *by_service.entry(key.split(':').next().unwrap_or(key)).or_default() += n;
+    }
+    let services: Vec<String> = by_service.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("  {operation:<7} {total:>4} calls ({})", services.join(", "));
+}
+
+/// `count` fargate services, each released Test → Stage → Production.
+fn many_pipelines(count: usize) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    bokbasen = {{ source = "bokbasen/bokbasen" }}
+  }}
+}}
+
+variable "endpoint_url" {{}}
+
+provider "bokbasen" {{
+  region       = "eu-north-1"
+  endpoint_url = var.endpoint_url
+}}
+
+resource "bokbasen_service_pipeline" "service" {{
+  for_each        = toset([for i in range({count}) : format("service-%02d", i)])
+  name            = each.key
+  kind            = "fargate"
+  artifact_bucket = "bokbasen-pipeline-artifacts"
+
+  source {{
+    connection_arn = "arn:aws:codestar-connections:eu-north-1:123456789012:connection/0a1b2c3d"
+    repository     = "bokbasen/${{each.key}}"
+    branch         = "main"
+  }}
+
+  dynamic "environment" {{
+    for_each = {{ test = "222222222222", stage = "333333333333", production = "444444444444" }}
+    content {{
+      name            = environment.key
+      account_id      = environment.value
+      deploy_role_arn = "arn:aws:iam::${{environment.value}}:role/bokbasen-deployer"
+      approval        = environment.key != "test"
+      smoke_test      = {{ runscope_trigger_parameter = "/config/${{each.key}}_${{environment.key}}/runscope-trigger" }}
+      target          = {{ cluster = environment.key, service = each.key }}
+    }}
+  }}
+}}
+"#
+    )
+}
