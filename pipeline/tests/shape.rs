@@ -197,6 +197,10 @@ fn validation_names_the_field() {
             r#"build.secrets["SONAR_TOKEN"]"#,
             Box::new(|s| s.build.secrets.insert("SONAR_TOKEN".into(), "sonar".into()).map(drop).unwrap_or(())),
         ),
+        (
+            r#"build.environment["REPOSITORY_URI"]"#,
+            Box::new(|s| s.build.environment.insert("REPOSITORY_URI".into(), "mine".into()).map(drop).unwrap_or(())),
+        ),
         ("environment", Box::new(|s| s.environments.clear())),
         ("environment[1].name", Box::new(|s| s.environments[1].name = "test".into())),
         ("environment[0].account_id", Box::new(|s| s.environments[0].account_id = "2222".into())),
@@ -230,6 +234,10 @@ fn validation_names_the_field() {
         let errors = errors_at(&spec);
         assert!(errors.iter().any(|e| e == expected), "expected an error at {expected}, got {errors:?}");
     }
+    // Only container kinds reserve the repository variable.
+    let mut function = spec(Kind::Lambda);
+    function.build.environment.insert("REPOSITORY_URI".into(), "mine".into());
+    assert_eq!(errors_at(&function), Vec::<String>::new());
     let mut site = spec(Kind::StaticSite);
     site.environments[0].migrate = true;
     site.flyway = Some(Flyway { locations: vec!["filesystem:db".into()] });

@@ -282,4 +282,11 @@ fn a_create_failing_half_way_leaves_no_orphans() {
     assert_eq!(replan.code, 0, "{replan}");
     work.run(&["destroy", "-auto-approve", "-no-color", "-var", &endpoint]).success();
     nothing("after destroy");
+
+    // Importing a pipeline that does not exist is refused and writes no state.
+    let missing =
+        work.run(&["import", "-no-color", "-var", &endpoint, "bokbasen_service_pipeline.service", "no-such-service"]);
+    assert_ne!(missing.code, 0, "{missing}");
+    assert!(missing.stderr.contains("non-existent remote object"), "{missing}");
+    assert_eq!(work.run(&["state", "list"]).stdout.trim(), "", "nothing in state");
 }
