@@ -315,8 +315,8 @@ fn observed_action(stage: &str, action: &cp::ActionDeclaration) -> Option<Action
     })
 }
 
-/// A CodeBuild project as AWS holds it, in the shape's terms.
-async fn read_project(aws: &AwsContext, name: &str, purpose: ProjectPurpose, runs_in: &Where) -> Step<Option<Project>> {
+/// The CodeBuild project `name`, if it exists.
+async fn find_project(aws: &AwsContext, name: &str) -> Step<Option<cb::Project>> {
     let found = aws
         .codebuild()
         .batch_get_projects()
@@ -324,7 +324,12 @@ async fn read_project(aws: &AwsContext, name: &str, purpose: ProjectPurpose, run
         .send()
         .await
         .map_err(failed(format!("reading CodeBuild project {name}")))?;
-    let Some(project) = found.projects().iter().find(|p| p.name() == Some(name)) else { return Ok(None) };
+    Ok(found.projects.unwrap_or_default().into_iter().find(|p| p.name() == Some(name)))
+}
+
+/// A CodeBuild project as AWS holds it, in the shape's terms.
+async fn read_project(aws: &AwsContext, name: &str, purpose: ProjectPurpose, runs_in: &Where) -> Step<Option<Project>> {
+    let Some(project) = find_project(aws, name).await? else { return Ok(None) };
     let environment = project.environment();
     let variables = environment
         .map(|e| e.environment_variables())
@@ -435,7 +440,7 @@ async fn ensure_role(
         .collect::<Step<Vec<_>>>()?;
     let arn = match iam.get_role().role_name(name).send().await {
         Ok(found) => {
-            let current = found.role.map(|r| r.tags.unwrap_or_default()).unwrap_or_default();
+            let (arn, current) = found.role.map(|r| (r.arn, r.tags.unwrap_or_default())).unwrap_or_default();
             let stale: Vec<String> = current.into_iter().map(|t| t.key).filter(|k| !tags.contains_key(k)).collect();
             if !stale.is_empty() {
                 iam.untag_role()
@@ -457,7 +462,7 @@ async fn ensure_role(
                 .send()
                 .await
                 .map_err(failed(format!("updating the trust of IAM role {name}")))?;
-            role_arn(aws, name).await?.unwrap_or_default()
+            arn
         }
         Err(err) if !err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
             return Err(failed(format!("reading IAM role {name}"))(err));
@@ -614,13 +619,7 @@ async fn ensure_project(
     let codebuild = aws.codebuild();
     let (source, artifacts, environment, cache) = project_parts(spec, project, repository_url)?;
     let tags: Vec<cb::Tag> = tags.iter().map(|(k, v)| cb::Tag::builder().key(k).value(v).build()).collect();
-    let found = codebuild
-        .batch_get_projects()
-        .names(&project.name)
-        .send()
-        .await
-        .map_err(failed(format!("reading CodeBuild project {}", project.name)))?;
-    if found.projects().iter().any(|p| p.name() == Some(project.name.as_str())) {
+    if find_project(aws, &project.name).await?.is_some() {
         codebuild
             .update_project()
             .name(&project.name)
