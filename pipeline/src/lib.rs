@@ -7,10 +7,12 @@
 //! answers and draw the pipeline. Same spec, same shape, in the same order,
 //! so plans never churn.
 
+pub mod parameters;
 mod policy;
 mod recover;
 mod shape;
 mod spec;
+pub mod target;
 mod validate;
 
 pub use policy::{build_role, environment_role, pipeline_role, Region, RoleDocuments};
@@ -20,4 +22,4 @@ pub use shape::{
     BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 pub use spec::{Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source};
-pub use validate::{validate, FieldPath, FieldStep, SpecError};
+pub use validate::{check_environment_name, check_service_name, validate, FieldPath, FieldStep, SpecError};

@@ -32,20 +32,20 @@ fn trust(service: &str) -> Value {
     })
 }
 
-fn policy(statements: Vec<Value>) -> Value {
+pub(crate) fn policy(statements: Vec<Value>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
+pub(crate) fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
 impl Region {
-    fn arn(&self, service: &str, account: &str, resource: &str) -> String {
+    pub(crate) fn arn(&self, service: &str, account: &str, resource: &str) -> String {
         format!("arn:{}:{service}:{}:{account}:{resource}", self.partition, self.region)
     }
 
-    fn s3(&self, path: &str) -> String {
+    pub(crate) fn s3(&self, path: &str) -> String {
         format!("arn:{}:s3:::{path}", self.partition)
     }
 }

@@ -166,6 +166,6 @@ impl ServiceSpec {
     /// The SSM path prefix of one environment's configuration, as the
     /// configuration resources and Spring Cloud Config layout use it.
     pub fn config_path(&self, environment: &str) -> String {
-        format!("/config/{}_{}", self.name, environment)
+        crate::parameters::ConfigLocation::new(&self.name, environment).path()
     }
 }

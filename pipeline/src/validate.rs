@@ -77,16 +77,30 @@ static COMPUTE_TYPE: LazyLock<Regex> = LazyLock::new(|| regex(r"^BUILD_[A-Z0-9_]
 static VARIABLE: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z_][A-Za-z0-9_]*$"));
 static PARAMETER: LazyLock<Regex> = LazyLock::new(|| regex(r"^/[A-Za-z0-9_.\-/]{1,1010}$"));
 
+/// A service name as every bokbasen resource names it: it becomes part of
+/// pipeline, project, role, repository and parameter names.
+pub fn check_service_name(name: &str) -> Result<(), String> {
+    if SERVICE_NAME.is_match(name) {
+        return Ok(());
+    }
+    Err(format!("{name:?} is not a service name: use 1–40 lowercase letters, digits and `-`, starting with a letter and not ending with `-`, e.g. `ebook-api`."))
+}
+
+/// An environment name (`test`, `stage`, `production`).
+pub fn check_environment_name(name: &str) -> Result<(), String> {
+    if ENVIRONMENT_NAME.is_match(name) {
+        return Ok(());
+    }
+    Err(format!("{name:?} is not an environment name: 1–20 lowercase letters, digits and `-`, e.g. `test`."))
+}
+
 /// Every problem with `spec`; empty when it can be planned.
 pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
     let mut errors = Vec::new();
     let mut fail = |path: FieldPath, message: String| errors.push(SpecError { path, message });
 
-    if !SERVICE_NAME.is_match(&spec.name) {
-        fail(
-            FieldPath::field("name"),
-            format!("{:?} is not a service name: use 1–40 lowercase letters, digits and `-`, starting with a letter and not ending with `-`.", spec.name),
-        );
+    if let Err(message) = check_service_name(&spec.name) {
+        fail(FieldPath::field("name"), message);
     }
     let source = FieldPath::field("source");
     if !CONNECTION_ARN.is_match(&spec.source.connection_arn) {
@@ -192,11 +206,8 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
     let mut seen = BTreeSet::new();
     for (index, env) in spec.environments.iter().enumerate() {
         let path = FieldPath::field("environment").then(FieldStep::Index(index));
-        if !ENVIRONMENT_NAME.is_match(&env.name) {
-            fail(
-                path.and("name"),
-                format!("{:?} is not an environment name: 1–20 lowercase letters, digits and `-`.", env.name),
-            );
+        if let Err(message) = check_environment_name(&env.name) {
+            fail(path.and("name"), message);
         } else if !seen.insert(env.name.as_str()) {
             fail(path.and("name"), format!("Environment {:?} is declared twice; names must be unique.", env.name));
         }

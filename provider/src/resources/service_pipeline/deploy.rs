@@ -19,7 +19,7 @@ use bokbasen_pipeline::{
 use crate::aws::{error_detail, AwsContext};
 
 /// IAM path of every role the resource creates, so they are easy to find.
-const ROLE_PATH: &str = "/bokbasen/";
+use bokbasen_pipeline::target::ROLE_PATH;
 const POLICY_NAME: &str = "bokbasen";
 /// Images kept in the ECR repository; older ones expire.
 const KEEP_IMAGES: u32 = 50;
