@@ -168,7 +168,9 @@ pub fn check_key(key: &str) -> Result<(), String> {
         ));
     }
     if key.starts_with('/') || key.ends_with('/') || key.contains("//") {
-        return Err(format!("Key {key:?} has an empty level; write levels as `a/b`, without a leading or trailing `/`."));
+        return Err(format!(
+            "Key {key:?} has an empty level; write levels as `a/b`, without a leading or trailing `/`."
+        ));
     }
     Ok(())
 }
@@ -253,7 +255,10 @@ pub fn tag_problems(tags: &BTreeMap<String, String>) -> Vec<(Option<String>, Str
             problems.push((Some(key.clone()), format!("Tag key {key:?} starts with `aws:`, which AWS reserves.")));
         }
         if value.chars().count() > MAX_TAG_VALUE {
-            problems.push((Some(key.clone()), format!("The value of tag {key:?} is longer than {MAX_TAG_VALUE} characters.")));
+            problems.push((
+                Some(key.clone()),
+                format!("The value of tag {key:?} is longer than {MAX_TAG_VALUE} characters."),
+            ));
         }
     }
     problems

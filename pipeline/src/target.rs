@@ -115,7 +115,12 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
         allow("RunEnvironmentProjects", &["codebuild:StartBuild", "codebuild:BatchGetBuilds"], vec![project.clone()]),
         allow(
             "ManageEnvironmentProjects",
-            &["codebuild:BatchGetProjects", "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject"],
+            &[
+                "codebuild:BatchGetProjects",
+                "codebuild:CreateProject",
+                "codebuild:UpdateProject",
+                "codebuild:DeleteProject",
+            ],
             vec![project],
         ),
         allow(
@@ -359,7 +364,13 @@ mod tests {
         assert!(only_lambda.contains("lambda:UpdateAlias"));
         assert!(!only_lambda.contains("ecs:UpdateService") && !only_lambda.contains("cloudfront:"));
         let all = deployer_role(&target(&Kind::ALL), &region()).policy.to_string();
-        for action in ["ecs:UpdateService", "batch:RegisterJobDefinition", "apigateway:POST", "s3:PutObject", "cloudfront:CreateInvalidation"] {
+        for action in [
+            "ecs:UpdateService",
+            "batch:RegisterJobDefinition",
+            "apigateway:POST",
+            "s3:PutObject",
+            "cloudfront:CreateInvalidation",
+        ] {
             assert!(all.contains(action), "{action} missing");
         }
     }
@@ -394,9 +405,7 @@ mod tests {
         let trusted: BTreeSet<String> =
             statements(&docs.trust).into_iter().flat_map(|s| strings(&s["Principal"]["AWS"])).collect();
         assert_eq!(trusted.len(), 2);
-        assert!(statements(&docs.trust)
-            .iter()
-            .all(|s| s["Condition"]["StringEquals"]["sts:ExternalId"] == "ext-123"));
+        assert!(statements(&docs.trust).iter().all(|s| s["Condition"]["StringEquals"]["sts:ExternalId"] == "ext-123"));
         let mut without = target(&[Kind::Fargate]);
         without.external_id = None;
         without.provisioner_arns.clear();

@@ -39,6 +39,8 @@ struct Cloud {
 struct Thing {
     name: String,
     description: Option<String>,
+    /// Set through the write-only `secret_wo`.
+    secret: Option<String>,
     revision: i64,
 }
 
@@ -99,6 +101,7 @@ struct ThingState {
     description: Attr<String>,
     id: Attr<String>,
     revision: Attr<i64>,
+    secret_wo: Attr<String>,
 }
 
 impl ThingState {
@@ -108,6 +111,8 @@ impl ThingState {
             description: thing.description.clone().into(),
             id: Attr::Known(id.to_string()),
             revision: Attr::Known(thing.revision),
+            // Deliberately echoed: the framework must drop it from state.
+            secret_wo: thing.secret.clone().into(),
         }
     }
 }
@@ -129,8 +134,15 @@ impl Resource for ThingResource {
                 .attribute(Attribute::required("name", Type::String).requires_replace())
                 .attribute(Attribute::optional("description", Type::String))
                 .attribute(Attribute::computed("id", Type::String).use_state_for_unknown())
-                .attribute(Attribute::computed("revision", Type::Number)),
+                .attribute(Attribute::computed("revision", Type::Number))
+                .attribute(Attribute::optional("secret_wo", Type::String).write_only("pipe it to `fake secret set`")),
         )
+    }
+
+    async fn modify_plan(&self, _prior: Option<&ThingState>, planned: &mut ThingState, diags: &mut Diagnostics) {
+        if planned.secret_wo.known().is_some_and(|s| s.len() > 8) {
+            diags.attribute_error(AttributePath::attr("secret_wo"), "Secret too long", "At most 8 characters.");
+        }
     }
 
     async fn validate(&self, config: &ThingState, diags: &mut Diagnostics) {
@@ -149,7 +161,12 @@ impl Resource for ThingResource {
             std::future::pending::<()>().await;
         }
         let id = format!("thing-{}", cloud.next_id.fetch_add(1, Ordering::SeqCst) + 1);
-        let thing = Thing { name, description: planned.description.into_known(), revision: 1 };
+        let thing = Thing {
+            name,
+            description: planned.description.into_known(),
+            secret: planned.secret_wo.into_known(),
+            revision: 1,
+        };
         cloud.things.lock().unwrap().insert(id.clone(), thing.clone());
         if thing.name.starts_with(FAILS_HALFWAY) {
             diags.error("Tagging failed", format!("{id} was created but could not be tagged."));
@@ -204,7 +221,13 @@ fn opt(text: Option<&str>) -> Value {
 
 /// The configuration: computed attributes are null.
 fn config(name: &str, description: Option<&str>) -> Value {
-    object([("name", name.into()), ("description", opt(description)), ("id", Value::Null), ("revision", Value::Null)])
+    object([
+        ("name", name.into()),
+        ("description", opt(description)),
+        ("id", Value::Null),
+        ("revision", Value::Null),
+        ("secret_wo", Value::Null),
+    ])
 }
 
 /// Terraform's proposed new state: the configuration, with computed
@@ -243,7 +266,7 @@ async fn create(server: &Server<FakeProvider>, name: &str, description: Option<&
     let (change, diags) =
         server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
     assert_no_errors(&diags);
-    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned).await;
+    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned, &Value::Null).await;
     assert_no_errors(&applied.diagnostics);
     applied.new_state
 }
@@ -262,7 +285,7 @@ async fn validation_reports_errors_at_their_attribute() {
     assert_eq!(invalid[0].summary, "Invalid region");
     assert_eq!(invalid[0].path, Some(AttributePath::attr("region")));
 
-    assert_no_errors(&server.validate_resource_config(THING, &config("ok", None)).await);
+    assert_no_errors(&server.validate_resource_config(THING, &config("ok", None), true).await);
     // Unknown names are checked once known.
     let unknown_name = object([
         ("name", Value::Unknown),
@@ -270,12 +293,12 @@ async fn validation_reports_errors_at_their_attribute() {
         ("id", Value::Null),
         ("revision", Value::Null),
     ]);
-    assert_no_errors(&server.validate_resource_config(THING, &unknown_name).await);
-    let diags = server.validate_resource_config(THING, &config("has space", None)).await;
+    assert_no_errors(&server.validate_resource_config(THING, &unknown_name, true).await);
+    let diags = server.validate_resource_config(THING, &config("has space", None), true).await;
     assert_eq!(errors(&diags), ["Invalid name"]);
     assert_eq!(diags.iter().next().unwrap().path, Some(AttributePath::attr("name")));
 
-    let diags = server.validate_resource_config("fake_nothing", &config("ok", None)).await;
+    let diags = server.validate_resource_config("fake_nothing", &config("ok", None), true).await;
     assert_eq!(errors(&diags), ["Unknown resource type"]);
 }
 
@@ -290,7 +313,7 @@ async fn configure_failures_leave_the_provider_unconfigured() {
 
     let config = config("x", None);
     let planned = proposed(&Value::Null, &config);
-    let applied = server.apply_resource_change(THING, &Value::Null, &planned).await;
+    let applied = server.apply_resource_change(THING, &Value::Null, &planned, &Value::Null).await;
     assert_eq!(errors(&applied.diagnostics), ["Provider not configured"]);
     assert!(cloud.ids().is_empty());
 }
@@ -303,7 +326,7 @@ async fn apply_before_configure_is_an_error_not_a_panic() {
         server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
     assert_no_errors(&diags);
 
-    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned).await;
+    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned, &Value::Null).await;
     assert_eq!(errors(&applied.diagnostics), ["Provider not configured"]);
     assert_eq!(applied.new_state, Value::Null, "nothing was created");
     assert!(cloud.ids().is_empty());
@@ -332,10 +355,11 @@ async fn create_plans_computed_attributes_unknown_and_applies_them_known() {
             ("description", "the books service".into()),
             ("id", Value::Unknown),
             ("revision", Value::Unknown),
+            ("secret_wo", Value::Null),
         ])
     );
 
-    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned).await;
+    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned, &Value::Null).await;
     assert_no_errors(&applied.diagnostics);
     assert!(applied.new_state.is_wholly_known(), "{:?}", applied.new_state);
     let id = applied.new_state.attribute("id").and_then(Value::as_str).expect("a string id").to_string();
@@ -346,11 +370,12 @@ async fn create_plans_computed_attributes_unknown_and_applies_them_known() {
             ("description", "the books service".into()),
             ("id", id.as_str().into()),
             ("revision", 1.into()),
+            ("secret_wo", Value::Null),
         ])
     );
     assert_eq!(
         cloud.get(&id),
-        Some(Thing { name: "books".into(), description: Some("the books service".into()), revision: 1 })
+        Some(Thing { name: "books".into(), description: Some("the books service".into()), secret: None, revision: 1 })
     );
 }
 
@@ -410,15 +435,22 @@ async fn update_keeps_the_id_and_recomputes_the_revision() {
             ("name", "books".into()),
             ("description", "new".into()),
             ("id", id.clone()),
-            ("revision", Value::Unknown)
+            ("revision", Value::Unknown),
+            ("secret_wo", Value::Null),
         ])
     );
 
-    let applied = server.apply_resource_change(THING, &prior, &change.planned).await;
+    let applied = server.apply_resource_change(THING, &prior, &change.planned, &Value::Null).await;
     assert_no_errors(&applied.diagnostics);
     assert_eq!(
         applied.new_state,
-        object([("name", "books".into()), ("description", "new".into()), ("id", id.clone()), ("revision", 2.into())])
+        object([
+            ("name", "books".into()),
+            ("description", "new".into()),
+            ("id", id.clone()),
+            ("revision", 2.into()),
+            ("secret_wo", Value::Null)
+        ])
     );
     assert_eq!(cloud.get(id.as_str().unwrap()).unwrap().description.as_deref(), Some("new"));
 }
@@ -431,7 +463,7 @@ async fn a_failed_update_keeps_the_prior_state() {
     let (change, diags) = server.plan_resource_change(THING, &prior, &proposed(&prior, &config), &config).await;
     assert_no_errors(&diags);
 
-    let applied = server.apply_resource_change(THING, &prior, &change.planned).await;
+    let applied = server.apply_resource_change(THING, &prior, &change.planned, &Value::Null).await;
     assert_eq!(errors(&applied.diagnostics), ["Description rejected"]);
     assert_eq!(applied.new_state, prior, "the object still exists as it was");
     let id = prior.attribute("id").unwrap().as_str().unwrap();
@@ -469,7 +501,7 @@ async fn destroy_plans_and_applies_null_and_removes_the_object() {
     assert_no_errors(&diags);
     assert_eq!(change.planned, Value::Null);
 
-    let applied = server.apply_resource_change(THING, &prior, &Value::Null).await;
+    let applied = server.apply_resource_change(THING, &prior, &Value::Null, &Value::Null).await;
     assert!(applied.diagnostics.is_empty(), "{:?}", applied.diagnostics);
     assert_eq!(applied.new_state, Value::Null);
     assert!(cloud.ids().is_empty(), "the object is gone");
@@ -499,7 +531,7 @@ async fn a_create_that_fails_halfway_keeps_what_it_created() {
     let config = config(&name, None);
     let (change, _) = server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
 
-    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned).await;
+    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned, &Value::Null).await;
     assert_eq!(errors(&applied.diagnostics), ["Tagging failed"]);
     let ids = cloud.ids();
     assert_eq!(ids.len(), 1, "the object was created");
@@ -509,7 +541,8 @@ async fn a_create_that_fails_halfway_keeps_what_it_created() {
             ("name", name.as_str().into()),
             ("description", Value::Null),
             ("id", ids[0].as_str().into()),
-            ("revision", 1.into())
+            ("revision", 1.into()),
+            ("secret_wo", Value::Null),
         ]),
         "the state of what was created is returned, so Terraform records (and taints) it"
     );
@@ -523,10 +556,11 @@ async fn stop_interrupts_an_operation_in_flight() {
         server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &hanging), &hanging).await;
 
     let interrupted = async {
-        let (applied, ()) = tokio::join!(server.apply_resource_change(THING, &Value::Null, &change.planned), async {
-            cloud.create_started.notified().await;
-            server.stop();
-        });
+        let (applied, ()) =
+            tokio::join!(server.apply_resource_change(THING, &Value::Null, &change.planned, &hanging), async {
+                cloud.create_started.notified().await;
+                server.stop();
+            });
         applied
     };
     let applied = tokio::time::timeout(GENEROUS, interrupted).await.expect("Stop interrupted the create");
@@ -536,7 +570,42 @@ async fn stop_interrupts_an_operation_in_flight() {
 
     // And refuses what comes after.
     let created = config("after", None);
-    let applied = server.apply_resource_change(THING, &Value::Null, &proposed(&Value::Null, &created)).await;
+    let applied =
+        server.apply_resource_change(THING, &Value::Null, &proposed(&Value::Null, &created), &Value::Null).await;
     assert_eq!(errors(&applied.diagnostics), ["Operation cancelled"]);
     assert!(cloud.ids().is_empty());
+}
+
+#[tokio::test]
+async fn write_only_values_reach_apply_but_never_plan_or_state() {
+    let (server, cloud) = configured().await;
+    let mut config = config("keeper", None);
+    *config.attribute_mut("secret_wo").unwrap() = "hunter2".into();
+
+    // A Terraform without write-only support would store it: refused, with the alternative.
+    let diags = server.validate_resource_config(THING, &config, false).await;
+    let refused: Vec<_> = diags.iter().collect();
+    assert_eq!(refused.len(), 1, "{diags:?}");
+    assert_eq!(refused[0].path, Some(AttributePath::attr("secret_wo")));
+    assert!(refused[0].detail.contains("fake secret set") && !refused[0].detail.contains("hunter2"));
+    assert_no_errors(&server.validate_resource_config(THING, &config, true).await);
+    assert_no_errors(&server.validate_resource_config(THING, &self::config("keeper", None), false).await);
+
+    let (change, diags) =
+        server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
+    assert_no_errors(&diags);
+    assert_eq!(change.planned.attribute("secret_wo"), Some(&Value::Null));
+
+    let applied = server.apply_resource_change(THING, &Value::Null, &change.planned, &config).await;
+    assert_no_errors(&applied.diagnostics);
+    assert_eq!(applied.new_state.attribute("secret_wo"), Some(&Value::Null));
+    let id = cloud.ids().pop().unwrap();
+    assert_eq!(cloud.get(&id).unwrap().secret.as_deref(), Some("hunter2"));
+    let (read, _) = server.read_resource(THING, &applied.new_state).await;
+    assert_eq!(read.attribute("secret_wo"), Some(&Value::Null));
+
+    // Plan-time checks of the resource see the value.
+    *config.attribute_mut("secret_wo").unwrap() = "much-too-long".into();
+    let (_, diags) = server.plan_resource_change(THING, &Value::Null, &proposed(&Value::Null, &config), &config).await;
+    assert_eq!(errors(&diags), ["Secret too long"]);
 }

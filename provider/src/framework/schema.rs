@@ -85,6 +85,36 @@ impl Block {
         self.blocks.iter().find(|b| b.name == name)
     }
 
+    /// The write-only attributes of this block (top level only: Terraform
+    /// allows them nowhere else that this provider uses).
+    pub fn write_only_attributes(&self) -> impl Iterator<Item = &Attribute> {
+        self.attributes.iter().filter(|a| a.write_only.is_some())
+    }
+
+    /// `value` with every write-only attribute set from `source` (`null`
+    /// when `source` is null): how the configuration's write-only values
+    /// reach a resource during plan checks and apply.
+    pub fn with_write_only_from(&self, value: Value, source: &Value) -> Value {
+        self.map_write_only(value, |name| match source {
+            Value::Object(attrs) => attrs.get(name).cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        })
+    }
+
+    /// `value` with every write-only attribute null, as Terraform requires
+    /// of plans and states.
+    pub fn without_write_only(&self, value: Value) -> Value {
+        self.map_write_only(value, |_| Value::Null)
+    }
+
+    fn map_write_only(&self, value: Value, mut new: impl FnMut(&str) -> Value) -> Value {
+        let Value::Object(mut attrs) = value else { return value };
+        for attr in self.write_only_attributes() {
+            attrs.insert(attr.name.clone(), new(&attr.name));
+        }
+        Value::Object(attrs)
+    }
+
     /// A copy of `value` safe to log: every sensitive attribute's value,
     /// however deep, is replaced by the string `(sensitive)`.
     pub fn redact(&self, value: &Value) -> Value {
@@ -146,6 +176,11 @@ pub struct Attribute {
     /// unset. State then always holds the effective value, so an imported or
     /// refreshed object compares equal to a configuration that relies on it.
     pub default: Option<Value>,
+    /// Write-only (Terraform 1.11+): the value is sent with the configuration
+    /// and reaches the resource during apply, but is never kept in plan or
+    /// state. Holds how to set the value on a Terraform without write-only
+    /// support, for the error that refuses it there.
+    pub write_only: Option<String>,
 }
 
 impl Attribute {
@@ -160,6 +195,7 @@ impl Attribute {
             requires_replace: false,
             use_state_for_unknown: false,
             default: None,
+            write_only: None,
         }
     }
 
@@ -209,6 +245,14 @@ impl Attribute {
     pub fn default(mut self, value: impl Into<Value>) -> Self {
         self.mode = Mode::OptionalComputed;
         self.default = Some(value.into());
+        self
+    }
+
+    /// Never stored: see [`Attribute::write_only`]. `otherwise` tells users of
+    /// older Terraform how else to set the value. Implies sensitive.
+    pub fn write_only(mut self, otherwise: impl Into<String>) -> Self {
+        self.write_only = Some(otherwise.into());
+        self.sensitive = true;
         self
     }
 

@@ -139,9 +139,33 @@ impl<P: Provider> Server<P> {
         diags
     }
 
-    pub async fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+    /// `write_only_allowed`: whether this Terraform keeps write-only values
+    /// out of plan and state (1.11+). An older one would store them, so a
+    /// value there is refused before anything is planned.
+    pub async fn validate_resource_config(
+        &self,
+        type_name: &str,
+        config: &Value,
+        write_only_allowed: bool,
+    ) -> Diagnostics {
         let mut diags = Diagnostics::new();
         if let Some(resource) = self.resource(type_name, &mut diags) {
+            if !write_only_allowed {
+                for attr in resource.schema().block().write_only_attributes() {
+                    let set = config.attribute(&attr.name).is_some_and(|v| !v.is_null());
+                    if set {
+                        diags.attribute_error(
+                            AttributePath::attr(&attr.name),
+                            "Write-only argument needs Terraform 1.11 or later",
+                            format!(
+                                "`{}` is write-only: Terraform 1.11 and later send it to the provider without keeping it in the plan or state. This Terraform would store it in both, so it is refused. Remove it and {}, or upgrade Terraform.",
+                                attr.name,
+                                attr.write_only.as_deref().unwrap_or("set the value another way")
+                            ),
+                        );
+                    }
+                }
+            }
             resource.validate(config, &mut diags).await;
         }
         diags
@@ -188,7 +212,7 @@ impl<P: Provider> Server<P> {
         let mut op_diags = Diagnostics::new();
         let read = self.unless_stopped(&mut diags, resource.read(&data, current, &mut op_diags)).await;
         diags.extend(op_diags);
-        (read.unwrap_or_else(|| current.clone()), diags)
+        (resource.schema().block().without_write_only(read.unwrap_or_else(|| current.clone())), diags)
     }
 
     pub async fn plan_resource_change(
@@ -202,19 +226,32 @@ impl<P: Provider> Server<P> {
         let Some(resource) = self.resource(type_name, &mut diags) else {
             return (PlannedChange { planned: proposed.clone(), requires_replace: Vec::new() }, diags);
         };
-        let mut change = plan_change(resource.schema().block(), prior, proposed, config);
+        let block = resource.schema().block();
+        let mut change = plan_change(block, prior, proposed, config);
         if !change.planned.is_null() {
-            change.planned = resource.modify_plan(prior, change.planned, &mut diags).await;
+            // The resource may check write-only values; the plan never holds them.
+            let planned = block.with_write_only_from(change.planned, config);
+            change.planned = block.without_write_only(resource.modify_plan(prior, planned, &mut diags).await);
         }
         (change, diags)
     }
 
     /// Creates, updates or deletes, as the planned and prior states say.
-    pub async fn apply_resource_change(&self, type_name: &str, prior: &Value, planned: &Value) -> Applied {
+    /// Write-only values come from `config` and are left out of the result.
+    pub async fn apply_resource_change(
+        &self,
+        type_name: &str,
+        prior: &Value,
+        planned: &Value,
+        config: &Value,
+    ) -> Applied {
         let mut diags = Diagnostics::new();
         let (Some(resource), Some(data)) = (self.resource(type_name, &mut diags), self.configured(&mut diags)) else {
             return Applied { new_state: prior.clone(), diagnostics: diags };
         };
+        let block = resource.schema().block();
+        let planned =
+            &if planned.is_null() { Value::Null } else { block.with_write_only_from(planned.clone(), config) };
         let mut op_diags = Diagnostics::new();
         let new_state = match (prior.is_null(), planned.is_null()) {
             (_, true) => {
@@ -239,6 +276,7 @@ impl<P: Provider> Server<P> {
                 updated.unwrap_or_else(|| prior.clone())
             }
         };
+        let new_state = block.without_write_only(new_state);
         if !new_state.is_wholly_known() {
             diags.error(
                 "Provider bug: applied state has unknown values",
@@ -255,6 +293,7 @@ impl<P: Provider> Server<P> {
         };
         let mut op_diags = Diagnostics::new();
         let state = self.unless_stopped(&mut diags, resource.import(&data, id, &mut op_diags)).await;
+        let state = state.map(|s| resource.schema().block().without_write_only(s));
         diags.extend(op_diags);
         match state {
             Some(state) if !state.is_null() && !diags.has_errors() => {

@@ -109,6 +109,7 @@ fn block(block: &Block) -> pb::schema::Block {
             sensitive: a.sensitive,
             description_kind: pb::StringKind::Markdown as i32,
             deprecated: a.deprecated,
+            write_only: a.write_only.is_some(),
         })
         .collect();
     let block_types = block
@@ -184,7 +185,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let mut diags = Diagnostics::new();
         if let Some(ty) = self.server.resource_type(&request.type_name, &mut diags) {
             if let Some(config) = decode(request.config.as_ref(), &ty, "configuration", &mut diags) {
-                diags.extend(self.server.validate_resource_config(&request.type_name, &config).await);
+                let write_only_allowed = request.client_capabilities.is_some_and(|c| c.write_only_attributes_allowed);
+                diags.extend(
+                    self.server.validate_resource_config(&request.type_name, &config, write_only_allowed).await,
+                );
             }
         }
         Ok(Response::new(pb::validate_resource_type_config::Response { diagnostics: diagnostics(diags) }))
@@ -303,9 +307,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         if let Some(ty) = self.server.resource_type(&request.type_name, &mut diags) {
             let prior = decode(request.prior_state.as_ref(), &ty, "prior state", &mut diags);
             let planned = decode(request.planned_state.as_ref(), &ty, "planned state", &mut diags);
-            if let (Some(prior), Some(planned)) = (prior, planned) {
+            // A delete carries no configuration.
+            let config = match request.config.as_ref() {
+                Some(config) => decode(Some(config), &ty, "configuration", &mut diags),
+                None => Some(Value::Null),
+            };
+            if let (Some(prior), Some(planned), Some(config)) = (prior, planned, config) {
                 tracing::debug!(rpc = "ApplyResourceChange", type_name = %request.type_name, "applying");
-                let applied = self.server.apply_resource_change(&request.type_name, &prior, &planned).await;
+                let applied = self.server.apply_resource_change(&request.type_name, &prior, &planned, &config).await;
                 diags.extend(applied.diagnostics);
                 new_state = encode(&applied.new_state, &ty, &mut diags).or(new_state);
             }
