@@ -7,7 +7,11 @@
 //! credentials use, container and instance metadata); `assume_role` then
 //! exchanges them via STS for the target account's role.
 
+pub mod parameters;
+pub mod roles;
+
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -135,6 +139,19 @@ impl AwsContext {
         aws_sdk_codepipeline::Client::new(&self.service_config("codepipeline"))
     }
 
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.service_config("ssm"))
+    }
+
+    /// Where calls land: the account of the credentials in use (after any
+    /// assumed role), with partition and region, for forming ARNs.
+    pub async fn whereabouts(&self) -> Step<(String, bokbasen_pipeline::Region)> {
+        let identity = self.sts().get_caller_identity().send().await.map_err(failed("reading the AWS account"))?;
+        let partition = identity.arn.as_deref().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+        let region = self.region().unwrap_or_default().to_string();
+        Ok((identity.account.unwrap_or_default(), bokbasen_pipeline::Region { partition, region }))
+    }
+
     /// The region every client uses.
     pub fn region(&self) -> Option<&str> {
         self.sdk.region().map(|r| r.as_ref())
@@ -168,6 +185,19 @@ impl std::fmt::Debug for AssumeRole {
             .field("duration", &self.duration)
             .finish()
     }
+}
+
+/// The result of one step against AWS; the error is a sentence for a diagnostic.
+pub type Step<T = ()> = Result<T, String>;
+
+/// Maps an SDK error to "{what}: {cause}".
+pub fn failed<E: std::error::Error + 'static>(what: impl Display) -> impl FnOnce(E) -> String {
+    move |err| format!("{what}: {}", error_detail(&err))
+}
+
+/// Maps a request-building error (a missing required field: a provider bug).
+pub fn invalid<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
+    move |err| format!("could not build the {what} request: {err}")
 }
 
 /// An SDK error as a sentence for a diagnostic, with the service's error code

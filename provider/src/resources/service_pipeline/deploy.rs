@@ -6,33 +6,21 @@
 //! derive from the spec, so nothing needs remembering to find or delete.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Display;
 
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_codepipeline::types as cp;
 use bokbasen_pipeline::{
     build_role, environment_role, pipeline_role, project_name, shape, Action, ActionKind, Cache, Observed,
-    PipelineShape, Project, ProjectPurpose, Region, RoleDocuments, ServiceSpec, Stage, Variable, VariableValue, Where,
+    PipelineShape, Project, ProjectPurpose, Region, ServiceSpec, Stage, Variable, VariableValue, Where,
     BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 
-use crate::aws::{error_detail, AwsContext};
+use crate::aws::roles::{ensure_role, remove_role, role_arn};
+use crate::aws::{failed, invalid, AwsContext, Step};
 
-/// IAM path of every role the resource creates, so they are easy to find.
-use bokbasen_pipeline::target::ROLE_PATH;
-const POLICY_NAME: &str = "bokbasen";
 /// Images kept in the ECR repository; older ones expire.
 const KEEP_IMAGES: u32 = 50;
 
-type Step<T = ()> = Result<T, String>;
-
-fn failed<E: std::error::Error + 'static>(what: impl Display) -> impl FnOnce(E) -> String {
-    move |err| format!("{what}: {}", error_detail(&err))
-}
-
-fn invalid<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
-    move |err| format!("could not build the {what} request: {err}")
-}
 
 /// What exists once a spec is deployed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,16 +90,13 @@ impl Accounts {
         service: &str,
         roles: impl IntoIterator<Item = (String, String)>,
     ) -> Step<Accounts> {
-        let identity = aws.sts().get_caller_identity().send().await.map_err(failed("reading the pipeline account"))?;
-        let pipeline_account = identity.account.unwrap_or_default();
-        let region = aws.region().unwrap_or_default().to_string();
-        let partition = identity.arn.as_deref().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+        let (pipeline_account, region) = aws.whereabouts().await?;
         let mut environments = BTreeMap::new();
         for (env, role_arn) in roles {
             let context = aws.assume(&role_arn, &format!("bokbasen-{service}")).await?;
             environments.insert(env, context);
         }
-        Ok(Accounts { pipeline: aws.clone(), pipeline_account, region: Region { partition, region }, environments })
+        Ok(Accounts { pipeline: aws.clone(), pipeline_account, region, environments })
     }
 
     fn context(&self, place: &Where) -> &AwsContext {
@@ -157,17 +142,17 @@ pub async fn ensure(aws: &AwsContext, spec: &ServiceSpec) -> Step<Deployed> {
     let pipeline_docs = pipeline_role(spec, &shape, &accounts.region, &accounts.pipeline_account);
     role_arns.insert(
         "pipeline".into(),
-        ensure_role(&accounts.pipeline, &pipeline_role_name(&spec.name), &pipeline_docs, &tags).await?,
+        ensure_role(&accounts.pipeline, &pipeline_role_name(&spec.name), &pipeline_docs, &tags, &[]).await?,
     );
     let build_docs = build_role(spec, &shape, &accounts.region, &accounts.pipeline_account);
     role_arns.insert(
         "build".into(),
-        ensure_role(&accounts.pipeline, &build_role_name(&spec.name), &build_docs, &tags).await?,
+        ensure_role(&accounts.pipeline, &build_role_name(&spec.name), &build_docs, &tags, &[]).await?,
     );
     for env in &spec.environments {
         if let Some(docs) = environment_role(spec, &shape, &accounts.region, env) {
             let context = accounts.context(&Where::Environment(env.name.clone()));
-            let arn = ensure_role(context, &environment_role_name(&spec.name, &env.name), &docs, &tags).await?;
+            let arn = ensure_role(context, &environment_role_name(&spec.name, &env.name), &docs, &tags, &[]).await?;
             role_arns.insert(env.name.clone(), arn);
         }
     }
@@ -416,95 +401,6 @@ pub async fn remove_obsolete(aws: &AwsContext, old: &ServiceSpec, new: &ServiceS
         }
     }
     Ok(())
-}
-
-async fn role_arn(aws: &AwsContext, name: &str) -> Step<Option<String>> {
-    match aws.iam().get_role().role_name(name).send().await {
-        Ok(found) => Ok(found.role.map(|r| r.arn)),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
-        Err(err) => Err(failed(format!("reading IAM role {name}"))(err)),
-    }
-}
-
-async fn ensure_role(
-    aws: &AwsContext,
-    name: &str,
-    docs: &RoleDocuments,
-    tags: &BTreeMap<String, String>,
-) -> Step<String> {
-    let iam = aws.iam();
-    let trust = docs.trust.to_string();
-    let iam_tags = tags
-        .iter()
-        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(invalid("IAM tag")))
-        .collect::<Step<Vec<_>>>()?;
-    let arn = match iam.get_role().role_name(name).send().await {
-        Ok(found) => {
-            let (arn, current) = found.role.map(|r| (r.arn, r.tags.unwrap_or_default())).unwrap_or_default();
-            let stale: Vec<String> = current.into_iter().map(|t| t.key).filter(|k| !tags.contains_key(k)).collect();
-            if !stale.is_empty() {
-                iam.untag_role()
-                    .role_name(name)
-                    .set_tag_keys(Some(stale))
-                    .send()
-                    .await
-                    .map_err(failed(format!("untagging IAM role {name}")))?;
-            }
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags))
-                .send()
-                .await
-                .map_err(failed(format!("tagging IAM role {name}")))?;
-            iam.update_assume_role_policy()
-                .role_name(name)
-                .policy_document(&trust)
-                .send()
-                .await
-                .map_err(failed(format!("updating the trust of IAM role {name}")))?;
-            arn
-        }
-        Err(err) if !err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
-            return Err(failed(format!("reading IAM role {name}"))(err));
-        }
-        Err(_) => {
-            let created = iam
-                .create_role()
-                .role_name(name)
-                .path(ROLE_PATH)
-                .assume_role_policy_document(&trust)
-                .set_tags(Some(iam_tags))
-                .send()
-                .await
-                .map_err(failed(format!("creating IAM role {name}")))?;
-            created.role.map(|r| r.arn).unwrap_or_default()
-        }
-    };
-    iam.put_role_policy()
-        .role_name(name)
-        .policy_name(POLICY_NAME)
-        .policy_document(docs.policy.to_string())
-        .send()
-        .await
-        .map_err(failed(format!("setting the policy of IAM role {name}")))?;
-    Ok(arn)
-}
-
-async fn remove_role(aws: &AwsContext, name: &str) -> Step {
-    let iam = aws.iam();
-    let gone = |err: &aws_sdk_iam::error::SdkError<_>| -> bool {
-        matches!(err, aws_sdk_iam::error::SdkError::ServiceError(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(e.err()) == Some("NoSuchEntity"))
-    };
-    if let Err(err) = iam.delete_role_policy().role_name(name).policy_name(POLICY_NAME).send().await {
-        if !gone(&err) {
-            return Err(failed(format!("deleting the policy of IAM role {name}"))(err));
-        }
-    }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(()),
-        Err(err) => Err(failed(format!("deleting IAM role {name}"))(err)),
-    }
 }
 
 async fn repository_url(aws: &AwsContext, name: &str) -> Step<Option<String>> {
