@@ -7,7 +7,9 @@ use crate::framework::{resource, AnyResource};
 
 /// Every resource type the provider offers.
 pub fn all() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
-    vec![resource(service_pipeline::ServicePipeline)]
+    vec![resource(service_pipeline::ServicePipeline), resource(service_config::ServiceConfig)]
 }
 
+pub mod layout;
+pub mod service_config;
 pub mod service_pipeline;

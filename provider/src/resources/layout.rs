@@ -1,0 +1,152 @@
+//! What the configuration and secret resources (and their data source)
+//! share: the arguments that place a service's parameters in SSM, their
+//! checks with attribute paths, and tags over the provider's defaults.
+
+use std::collections::BTreeMap;
+
+use bokbasen_pipeline::parameters::{tag_problems, ConfigLocation, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::AwsContext;
+use crate::framework::{Attr, Attribute, Block, Diagnostics};
+use crate::value::{AttributePath, Type};
+
+/// The arguments that say where a service's parameters are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LocationArgs {
+    pub service: Attr<String>,
+    pub environment: Attr<String>,
+    pub prefix: Attr<String>,
+    pub separator: Attr<String>,
+}
+
+impl LocationArgs {
+    /// The location once every part is known.
+    pub fn known(&self) -> Option<ConfigLocation> {
+        Some(ConfigLocation {
+            prefix: self.prefix.known().cloned().unwrap_or_else(|| DEFAULT_PREFIX.into()),
+            separator: self.separator.known().cloned().unwrap_or_else(|| DEFAULT_SEPARATOR.into()),
+            service: self.service.known()?.clone(),
+            environment: self.environment.known()?.clone(),
+        })
+        .filter(|_| !self.prefix.is_unknown() && !self.separator.is_unknown())
+    }
+
+    pub fn from_location(location: &ConfigLocation) -> Self {
+        LocationArgs {
+            service: Attr::Known(location.service.clone()),
+            environment: Attr::Known(location.environment.clone()),
+            prefix: Attr::Known(location.prefix.clone()),
+            separator: Attr::Known(location.separator.clone()),
+        }
+    }
+
+    /// Problems of the known parts, each at its argument.
+    pub fn check(&self, diags: &mut Diagnostics) {
+        let probe = ConfigLocation {
+            prefix: self.prefix.known().cloned().unwrap_or_else(|| DEFAULT_PREFIX.into()),
+            separator: self.separator.known().cloned().unwrap_or_else(|| DEFAULT_SEPARATOR.into()),
+            service: self.service.known().cloned().unwrap_or_else(|| "service".into()),
+            environment: self.environment.known().cloned().unwrap_or_else(|| "env".into()),
+        };
+        for (field, message) in probe.problems() {
+            let known = match field {
+                "prefix" => self.prefix.known().is_some(),
+                "separator" => self.separator.known().is_some(),
+                "service" => self.service.known().is_some(),
+                _ => self.environment.known().is_some(),
+            };
+            if known {
+                diags.attribute_error(AttributePath::attr(field), format!("Invalid {field}"), message);
+            }
+        }
+    }
+
+    /// `service/environment`, the import ID.
+    pub fn id(&self) -> Option<String> {
+        Some(format!("{}/{}", self.service.known()?, self.environment.known()?))
+    }
+}
+
+/// Splits an import ID `service/environment[/key]` with the default layout.
+pub fn parse_id(id: &str, parts: usize, example: &str, diags: &mut Diagnostics) -> Option<Vec<String>> {
+    let split: Vec<String> = id.splitn(parts, '/').map(str::to_string).collect();
+    if split.len() != parts || split.iter().any(String::is_empty) {
+        diags.error("Invalid import ID", format!("{id:?} is not an import ID of this resource; write it as `{example}`."));
+        return None;
+    }
+    Some(split)
+}
+
+/// Adds `service`, `environment`, `prefix` and `separator` to `block`.
+/// In resources, a change of any of them moves the parameters: replace.
+pub fn location_attributes(block: Block, resource: bool) -> Block {
+    let replace = |a: Attribute| if resource { a.requires_replace() } else { a };
+    let optional = |name: &str, default: &str| {
+        if resource {
+            Attribute::optional(name, Type::String).default(default)
+        } else {
+            Attribute::optional(name, Type::String)
+        }
+    };
+    block
+        .attribute(replace(Attribute::required("service", Type::String)).description("Service name, as in `bokbasen_service_pipeline` (1–40 lowercase letters, digits and `-`)."))
+        .attribute(replace(Attribute::required("environment", Type::String)).description("Environment, e.g. `test`, `stage`, `production` (Spring's profile)."))
+        .attribute(replace(optional("prefix", DEFAULT_PREFIX)).description(format!("First levels of the path. Defaults to `{DEFAULT_PREFIX}`, which Spring Cloud AWS and Spring Cloud Config Server's `awsparamstore` backend read without settings.")))
+        .attribute(replace(optional("separator", DEFAULT_SEPARATOR)).description(format!("Between service and environment (Spring's `profile-separator`). Defaults to `{DEFAULT_SEPARATOR}`.")))
+}
+
+/// A map whose every element is known.
+pub fn known_map(map: &Attr<BTreeMap<String, Attr<String>>>) -> Option<BTreeMap<String, String>> {
+    match map {
+        Attr::Null => Some(BTreeMap::new()),
+        Attr::Unknown => None,
+        Attr::Known(items) => items.iter().map(|(k, v)| Some((k.clone(), v.known()?.clone()))).collect(),
+    }
+}
+
+/// `values` as state holds them: null stays null when nothing is there.
+pub fn state_map(values: BTreeMap<String, String>, prior: &Attr<BTreeMap<String, Attr<String>>>) -> Attr<BTreeMap<String, Attr<String>>> {
+    if values.is_empty() && prior.is_null() {
+        Attr::Null
+    } else {
+        Attr::Known(values.into_iter().map(|(k, v)| (k, Attr::Known(v))).collect())
+    }
+}
+
+/// Checks known tags against Parameter Store's rules.
+pub fn check_tags(tags: &Attr<BTreeMap<String, Attr<String>>>, diags: &mut Diagnostics) {
+    let Attr::Known(items) = tags else { return };
+    let known: BTreeMap<String, String> =
+        items.iter().filter_map(|(k, v)| Some((k.clone(), v.known()?.clone()))).collect();
+    for (key, message) in tag_problems(&known) {
+        let path = match key {
+            Some(key) => AttributePath::attr("tags").key(&key),
+            None => AttributePath::attr("tags"),
+        };
+        diags.attribute_error(path, "Invalid tags", message);
+    }
+}
+
+/// The tags a parameter gets: the provider's defaults under the resource's own.
+pub fn wanted_tags(aws: &AwsContext, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut tags = aws.default_tags.clone();
+    tags.extend(own.clone());
+    tags
+}
+
+/// The inverse of [`wanted_tags`]: a key equal to a default tag counts as
+/// the resource's own only when `prior` (its state) says so.
+pub fn own_tags(
+    aws: &AwsContext,
+    mut observed: BTreeMap<String, String>,
+    prior: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    observed.retain(|key, value| prior.contains_key(key) || aws.default_tags.get(key) != Some(value));
+    observed
+}
+
+pub fn tags_attribute() -> Attribute {
+    Attribute::optional("tags", Type::map(Type::String))
+        .description("Tags of every parameter, over the provider's `default_tags`. At most 50; keys may not start with `aws:`.")
+}
