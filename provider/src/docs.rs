@@ -297,6 +297,9 @@ fn render_block_lists<'a>(
                     if attr.sensitive {
                         flags.push("Sensitive".to_string());
                     }
+                    if attr.write_only.is_some() {
+                        flags.push("Write-only, Terraform 1.11+".to_string());
+                    }
                     if attr.deprecated {
                         flags.push("Deprecated".to_string());
                     }

@@ -187,6 +187,12 @@ impl WorkDir {
 
     /// Runs `terraform ARGS` with a clean, self-contained environment.
     pub fn run(&self, args: &[&str]) -> TerraformRun {
+        self.run_with_env(args, &[])
+    }
+
+    /// [`WorkDir::run`] with extra variables for this command only (e.g. a
+    /// `TF_VAR_` holding a secret, which must not be on a command line).
+    pub fn run_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> TerraformRun {
         let mirror = ProviderMirror::get();
         let mut command = Command::new(&self.terraform.path);
         command.args(args).current_dir(self.dir.path());
@@ -213,6 +219,9 @@ impl WorkDir {
         }
         for key in &self.unset {
             command.env_remove(key);
+        }
+        for (key, value) in extra {
+            command.env(key, value);
         }
         let output: Output = command.output().expect("run terraform");
         TerraformRun {

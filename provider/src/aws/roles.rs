@@ -168,7 +168,7 @@ pub async fn remove_role(aws: &AwsContext, name: &str) -> Step {
     };
     let attached = match attached_policies(aws, name).await {
         Ok(attached) => attached,
-        Err(_) if role_arn(aws, name).await? .is_none() => return Ok(()),
+        Err(_) if role_arn(aws, name).await?.is_none() => return Ok(()),
         Err(err) => return Err(err),
     };
     for policy in attached {
@@ -190,4 +190,3 @@ pub async fn remove_role(aws: &AwsContext, name: &str) -> Step {
         Err(err) => Err(failed(format!("deleting IAM role {name}"))(err)),
     }
 }
-

@@ -72,7 +72,10 @@ impl LocationArgs {
 pub fn parse_id(id: &str, parts: usize, example: &str, diags: &mut Diagnostics) -> Option<Vec<String>> {
     let split: Vec<String> = id.splitn(parts, '/').map(str::to_string).collect();
     if split.len() != parts || split.iter().any(String::is_empty) {
-        diags.error("Invalid import ID", format!("{id:?} is not an import ID of this resource; write it as `{example}`."));
+        diags.error(
+            "Invalid import ID",
+            format!("{id:?} is not an import ID of this resource; write it as `{example}`."),
+        );
         return None;
     }
     Some(split)
@@ -106,7 +109,10 @@ pub fn known_map(map: &Attr<BTreeMap<String, Attr<String>>>) -> Option<BTreeMap<
 }
 
 /// `values` as state holds them: null stays null when nothing is there.
-pub fn state_map(values: BTreeMap<String, String>, prior: &Attr<BTreeMap<String, Attr<String>>>) -> Attr<BTreeMap<String, Attr<String>>> {
+pub fn state_map(
+    values: BTreeMap<String, String>,
+    prior: &Attr<BTreeMap<String, Attr<String>>>,
+) -> Attr<BTreeMap<String, Attr<String>>> {
     if values.is_empty() && prior.is_null() {
         Attr::Null
     } else {
@@ -147,6 +153,7 @@ pub fn own_tags(
 }
 
 pub fn tags_attribute() -> Attribute {
-    Attribute::optional("tags", Type::map(Type::String))
-        .description("Tags of every parameter, over the provider's `default_tags`. At most 50; keys may not start with `aws:`.")
+    Attribute::optional("tags", Type::map(Type::String)).description(
+        "Tags of every parameter, over the provider's `default_tags`. At most 50; keys may not start with `aws:`.",
+    )
 }

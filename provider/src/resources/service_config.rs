@@ -214,7 +214,10 @@ async fn observe(
         None => prior.tags.clone(),
     };
     let mut state = ServiceConfigState {
-        values: state_map(plain.iter().map(|(k, p)| (k.clone(), p.value.clone().unwrap_or_default())).collect(), &prior.values),
+        values: state_map(
+            plain.iter().map(|(k, p)| (k.clone(), p.value.clone().unwrap_or_default())).collect(),
+            &prior.values,
+        ),
         parameter_arns: Attr::Known(plain.iter().map(|(k, p)| (k.clone(), p.arn.clone())).collect()),
         tags,
         tier: if prior.tier.is_null() { Attr::Known(Tier::Standard.name().into()) } else { prior.tier.clone() },
@@ -261,7 +264,12 @@ impl Resource for ServiceConfig {
         check(config, diags);
     }
 
-    async fn modify_plan(&self, prior: Option<&ServiceConfigState>, planned: &mut ServiceConfigState, diags: &mut Diagnostics) {
+    async fn modify_plan(
+        &self,
+        prior: Option<&ServiceConfigState>,
+        planned: &mut ServiceConfigState,
+        diags: &mut Diagnostics,
+    ) {
         check(planned, diags);
         if let Some(location) = planned.location_args().known() {
             planned.locate(&location);
@@ -271,17 +279,25 @@ impl Resource for ServiceConfig {
             (Some(arns), Some(values)) => arns.keys().eq(values.keys()),
             _ => false,
         };
-        planned.parameter_arns = if same_keys { prior.map(|p| p.parameter_arns.clone()).unwrap_or_default() } else { Attr::Unknown };
+        planned.parameter_arns =
+            if same_keys { prior.map(|p| p.parameter_arns.clone()).unwrap_or_default() } else { Attr::Unknown };
     }
 
-    async fn create(&self, aws: &AwsContext, planned: ServiceConfigState, diags: &mut Diagnostics) -> Option<ServiceConfigState> {
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        planned: ServiceConfigState,
+        diags: &mut Diagnostics,
+    ) -> Option<ServiceConfigState> {
         let wanted = wanted(&planned, diags)?;
         check_arns(aws, &wanted, diags).await?;
         let keys: Vec<&String> = wanted.values.keys().collect();
         if let Err((written, err)) = write(aws, &wanted, &keys, &keys, planned.tier()).await {
             let cleanup = match parameters::delete(aws, &written).await {
                 Ok(()) => "The parameters written by this attempt were deleted again.".to_string(),
-                Err(cleanup) => format!("Deleting what was written also failed ({cleanup}); run the apply again to complete it."),
+                Err(cleanup) => {
+                    format!("Deleting what was written also failed ({cleanup}); run the apply again to complete it.")
+                }
             };
             diags.error("Writing the configuration failed", format!("{err}\n\n{cleanup}"));
             return None;
@@ -289,9 +305,17 @@ impl Resource for ServiceConfig {
         observe_or_report(aws, &wanted.location, planned, "Reading back", diags).await
     }
 
-    async fn read(&self, aws: &AwsContext, current: ServiceConfigState, diags: &mut Diagnostics) -> Option<ServiceConfigState> {
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        current: ServiceConfigState,
+        diags: &mut Diagnostics,
+    ) -> Option<ServiceConfigState> {
         let Some(location) = current.location_args().known() else {
-            diags.error("Provider bug: no location in state", "The configuration's state has no service or environment.");
+            diags.error(
+                "Provider bug: no location in state",
+                "The configuration's state has no service or environment.",
+            );
             return Some(current);
         };
         observe_or_report(aws, &location, current, "Reading", diags).await
@@ -312,8 +336,11 @@ impl Resource for ServiceConfig {
         let changed: Vec<&String> =
             wanted.values.iter().filter(|(k, v)| new_tier || before.get(*k) != Some(*v)).map(|(k, _)| k).collect();
         let retag: Vec<&String> = wanted.values.keys().filter(|k| new_tags || !before.contains_key(*k)).collect();
-        let removed: Vec<String> =
-            before.keys().filter(|k| !wanted.values.contains_key(*k)).map(|k| wanted.location.parameter_name(k)).collect();
+        let removed: Vec<String> = before
+            .keys()
+            .filter(|k| !wanted.values.contains_key(*k))
+            .map(|k| wanted.location.parameter_name(k))
+            .collect();
         let result = match write(aws, &wanted, &changed, &retag, planned.tier()).await {
             Ok(()) => parameters::delete(aws, &removed).await,
             Err((_, err)) => Err(err),
@@ -321,7 +348,9 @@ impl Resource for ServiceConfig {
         if let Err(err) = result {
             diags.error(
                 "Updating the configuration failed",
-                format!("{err}\n\nKeys already written keep their new values; run the apply again to complete the change."),
+                format!(
+                    "{err}\n\nKeys already written keep their new values; run the apply again to complete the change."
+                ),
             );
             // State follows AWS: what is there now.
             return observe_or_report(aws, &wanted.location, prior, "Reading back", diags).await;

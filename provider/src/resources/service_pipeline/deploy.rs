@@ -11,8 +11,8 @@ use aws_sdk_codebuild::types as cb;
 use aws_sdk_codepipeline::types as cp;
 use bokbasen_pipeline::{
     build_role, environment_role, pipeline_role, project_name, shape, Action, ActionKind, Cache, Observed,
-    PipelineShape, Project, ProjectPurpose, Region, ServiceSpec, Stage, Variable, VariableValue, Where,
-    BUILD_ARTIFACT, SOURCE_ARTIFACT,
+    PipelineShape, Project, ProjectPurpose, Region, ServiceSpec, Stage, Variable, VariableValue, Where, BUILD_ARTIFACT,
+    SOURCE_ARTIFACT,
 };
 
 use crate::aws::roles::{ensure_role, remove_role, role_arn};
@@ -20,7 +20,6 @@ use crate::aws::{failed, invalid, AwsContext, Step};
 
 /// Images kept in the ECR repository; older ones expire.
 const KEEP_IMAGES: u32 = 50;
-
 
 /// What exists once a spec is deployed.
 #[derive(Clone, Debug, PartialEq, Eq)]
