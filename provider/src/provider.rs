@@ -252,7 +252,7 @@ fn check_session_name(name: &str, path: &AttributePath, diags: &mut Diagnostics)
 }
 
 /// The value is sensitive: the message describes it without quoting it.
-fn check_external_id(external_id: &str, path: &AttributePath, diags: &mut Diagnostics) {
+pub(crate) fn check_external_id(external_id: &str, path: &AttributePath, diags: &mut Diagnostics) {
     if !EXTERNAL_ID.is_match(external_id) {
         diags.attribute_error(
             path.clone(),

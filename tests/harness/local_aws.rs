@@ -99,6 +99,8 @@ impl LocalAws {
             let mut child = Command::new(&python)
                 .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // AWS managed policies (ReadOnlyAccess) exist in every account, as in AWS.
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -159,6 +159,20 @@ fn config_lifecycle(tf: &TerraformBinary) {
     assert!(stored.get(format!("{PREFIX}added.by.hand")).is_none(), "{}", context("added key removed"));
     assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code, 0, "{}", context("repaired"));
 
+    // The data source reads it back for other modules: values, and secrets by key only.
+    let data_source = workspace_root().join("examples/data-sources/bokbasen_service_config/data-source.tf");
+    tf.write("data.tf", &std::fs::read_to_string(data_source).unwrap());
+    tf.run(&["apply", "-auto-approve"]).success();
+    let outputs = work.outputs();
+    assert_eq!(
+        outputs["database_url"],
+        "jdbc:postgresql://ebooks.test.internal:5432/ebooks",
+        "{}",
+        context("data source")
+    );
+    assert_eq!(outputs["secret_keys"], json!(["spring.datasource.password"]), "{}", context("data source secrets"));
+    std::fs::remove_file(work.path().join("data.tf")).unwrap();
+
     // Import by service/environment, then nothing to change.
     tf.run(&["state", "rm", "bokbasen_service_config.ebook_api_test"]).success();
     tf.run(&["import", "bokbasen_service_config.ebook_api_test", "ebook-api/test"]).success();

@@ -11,9 +11,11 @@ pub fn all() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
         resource(service_pipeline::ServicePipeline),
         resource(service_config::ServiceConfig),
         resource(service_secret::ServiceSecret),
+        resource(deploy_target::DeployTargetResource),
     ]
 }
 
+pub mod deploy_target;
 pub mod layout;
 pub mod service_config;
 pub mod service_pipeline;
