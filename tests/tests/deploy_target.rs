@@ -183,11 +183,7 @@ print("{}")
     }
     // The data source then says what is missing and how to make it.
     work_write(&work, "main.tf", "");
-    work_write(
-        &work,
-        "provider.tf",
-        example_tf.split("resource \"bokbasen_deploy_target\"").next().unwrap(),
-    );
+    work_write(&work, "provider.tf", example_tf.split("resource \"bokbasen_deploy_target\"").next().unwrap());
     work_write(&work, "data.tf", &example("data-sources/bokbasen_deploy_target/data-source.tf"));
     let missing = tf(&["plan"]);
     assert_ne!(missing.code, 0, "{missing}");

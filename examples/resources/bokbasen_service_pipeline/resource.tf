@@ -24,7 +24,7 @@ resource "bokbasen_service_pipeline" "ebook_api" {
   environment {
     name            = "test"
     account_id      = "222222222222"
-    deploy_role_arn = "arn:aws:iam::222222222222:role/bokbasen-deployer"
+    deploy_role_arn = "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test"
     migrate         = true
     smoke_test      = { runscope_trigger_parameter = "/config/ebook-api_test/runscope-trigger" }
     target          = { cluster = "test", service = "ebook-api" }
@@ -33,7 +33,7 @@ resource "bokbasen_service_pipeline" "ebook_api" {
   environment {
     name            = "stage"
     account_id      = "333333333333"
-    deploy_role_arn = "arn:aws:iam::333333333333:role/bokbasen-deployer"
+    deploy_role_arn = "arn:aws:iam::333333333333:role/bokbasen/bokbasen-deployer-stage"
     approval        = true
     migrate         = true
     smoke_test      = { runscope_trigger_parameter = "/config/ebook-api_stage/runscope-trigger" }
@@ -44,7 +44,7 @@ resource "bokbasen_service_pipeline" "ebook_api" {
   environment {
     name            = "production"
     account_id      = "444444444444"
-    deploy_role_arn = "arn:aws:iam::444444444444:role/bokbasen-deployer"
+    deploy_role_arn = "arn:aws:iam::444444444444:role/bokbasen/bokbasen-deployer-production"
     approval        = true
     migrate         = true
     target          = { cluster = "production", service = "ebook-api" }

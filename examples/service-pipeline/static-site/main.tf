@@ -60,7 +60,7 @@ resource "bokbasen_service_pipeline" "service" {
   environment {
     name            = "test"
     account_id      = "222222222222"
-    deploy_role_arn = "arn:aws:iam::222222222222:role/bokbasen-deployer"
+    deploy_role_arn = "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test"
     approval        = false
     smoke_test      = { runscope_trigger_parameter = "/config/${var.name}_test/runscope-trigger" }
     target          = { bucket = "learning-portal-test", distribution_id = "E2QWRUHEXAMPLE" }
@@ -69,7 +69,7 @@ resource "bokbasen_service_pipeline" "service" {
   environment {
     name            = "stage"
     account_id      = "333333333333"
-    deploy_role_arn = "arn:aws:iam::333333333333:role/bokbasen-deployer"
+    deploy_role_arn = "arn:aws:iam::333333333333:role/bokbasen/bokbasen-deployer-stage"
     approval        = true
     smoke_test      = { runscope_trigger_parameter = "/config/${var.name}_stage/runscope-trigger" }
     verification    = ["./gradlew verificationTest"]
@@ -79,7 +79,7 @@ resource "bokbasen_service_pipeline" "service" {
   environment {
     name            = "production"
     account_id      = "444444444444"
-    deploy_role_arn = "arn:aws:iam::444444444444:role/bokbasen-deployer"
+    deploy_role_arn = "arn:aws:iam::444444444444:role/bokbasen/bokbasen-deployer-production"
     approval        = true
     smoke_test      = { runscope_trigger_parameter = "/config/${var.name}_production/runscope-trigger" }
     target          = { bucket = "learning-portal-production", distribution_id = "E2QWRUHEXAMPLE" }

@@ -298,12 +298,7 @@ impl Resource for DeployTargetResource {
             Ok(made) => Some(applied(planned, made)),
             Err(err) => {
                 let environment = planned.environment.known().cloned().unwrap_or_default();
-                let cleanup = match remove(aws, &environment).await {
-                    Ok(()) => "The roles created by this attempt were removed again.".to_string(),
-                    Err(cleanup) => {
-                        format!("Removing them also failed ({cleanup}); run the apply again to complete it.")
-                    }
-                };
+                let cleanup = super::cleanup_note(remove(aws, &environment).await);
                 diags.error("Creating the deploy target failed", format!("{err}\n\n{cleanup}"));
                 None
             }

@@ -1,5 +1,5 @@
-//! What the configuration and secret resources (and their data source)
-//! share: the arguments that place a service's parameters in SSM, their
+//! What the configuration, secret and deploy target resources (and data
+//! sources) share: the arguments that place a service's parameters in SSM, their
 //! checks with attribute paths, and tags over the provider's defaults.
 
 use std::collections::BTreeMap;

@@ -293,12 +293,7 @@ impl Resource for ServiceConfig {
         check_arns(aws, &wanted, diags).await?;
         let keys: Vec<&String> = wanted.values.keys().collect();
         if let Err((written, err)) = write(aws, &wanted, &keys, &keys, planned.tier()).await {
-            let cleanup = match parameters::delete(aws, &written).await {
-                Ok(()) => "The parameters written by this attempt were deleted again.".to_string(),
-                Err(cleanup) => {
-                    format!("Deleting what was written also failed ({cleanup}); run the apply again to complete it.")
-                }
-            };
+            let cleanup = super::cleanup_note(parameters::delete(aws, &written).await);
             diags.error("Writing the configuration failed", format!("{err}\n\n{cleanup}"));
             return None;
         }

@@ -355,10 +355,7 @@ impl Resource for ServiceSecret {
         if let Err(err) = result {
             // Only a parameter this apply created is removed; an adopted one stays.
             let cleanup = if existing.is_none() {
-                match parameters::delete(aws, std::slice::from_ref(&wanted.name)).await {
-                    Ok(()) => "What this attempt wrote was deleted again.".to_string(),
-                    Err(cleanup) => format!("Deleting what was written also failed ({cleanup}); run the apply again."),
-                }
+                super::cleanup_note(parameters::delete(aws, std::slice::from_ref(&wanted.name)).await)
             } else {
                 "The secret that existed before keeps its value.".to_string()
             };

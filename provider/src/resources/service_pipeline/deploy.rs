@@ -112,8 +112,7 @@ const SERVICE_TAG: &str = "bokbasen:service";
 /// The tags of every part: the provider's defaults, the service's own, and
 /// [`SERVICE_TAG`].
 fn tags(aws: &AwsContext, spec: &ServiceSpec) -> BTreeMap<String, String> {
-    let mut tags = aws.default_tags.clone();
-    tags.extend(spec.tags.clone());
+    let mut tags = crate::resources::layout::wanted_tags(aws, &spec.tags);
     tags.insert(SERVICE_TAG.into(), spec.name.clone());
     tags
 }
@@ -127,8 +126,7 @@ fn service_tags(
     own: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     all.remove(SERVICE_TAG);
-    all.retain(|key, value| own.contains_key(key) || aws.default_tags.get(key) != Some(value));
-    all
+    crate::resources::layout::own_tags(aws, all, own)
 }
 
 /// Creates or updates every part of `spec`'s pipeline.

@@ -109,13 +109,7 @@ impl Resource for ServicePipeline {
             Ok(deployed) => Some(with_deployed(planned, &spec, deployed)),
             Err(err) => {
                 // Leave no orphans: remove what this attempt created.
-                let cleanup = match deploy::remove(aws, &spec).await {
-                    Ok(()) => "Everything created by this attempt was removed again.".to_string(),
-                    Err(cleanup) => format!(
-                        "Removing what was created also failed ({cleanup}); parts named after {:?} may remain. Run the apply again to complete it, or remove them by hand.",
-                        spec.name
-                    ),
-                };
+                let cleanup = crate::resources::cleanup_note(deploy::remove(aws, &spec).await);
                 diags.error("Creating the service pipeline failed", format!("{err}\n\n{cleanup}"));
                 None
             }
