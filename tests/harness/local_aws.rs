@@ -88,6 +88,17 @@ def error_code(call):
 impl LocalAws {
     /// Starts moto on a free loopback port and waits until it accepts connections.
     pub fn start() -> LocalAws {
+        Self::launch(false)
+    }
+
+    /// [`LocalAws::start`], with AWS managed policies (`ReadOnlyAccess`, …)
+    /// in every account, as in AWS. Loading them costs moto about a second
+    /// per account, so only tests that attach them ask for it.
+    pub fn start_with_aws_managed_policies() -> LocalAws {
+        Self::launch(true)
+    }
+
+    fn launch(aws_managed_policies: bool) -> LocalAws {
         require(&moto_server_path(), "The local AWS endpoint (moto)");
         let python = require(&moto_python_path(), "The local AWS endpoint (moto)");
         let launcher = moto_launcher_path();
@@ -99,8 +110,7 @@ impl LocalAws {
             let mut child = Command::new(&python)
                 .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                // AWS managed policies (ReadOnlyAccess) exist in every account, as in AWS.
-                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", if aws_managed_policies { "true" } else { "false" })
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -68,7 +68,7 @@ fn run(work: &WorkDir, endpoint: &str, args: &[&str]) -> TerraformRun {
 }
 
 fn lifecycle(tf_binary: &TerraformBinary) {
-    let aws = LocalAws::start();
+    let aws = LocalAws::start_with_aws_managed_policies();
     let example_tf = example("resources/bokbasen_deploy_target/resource.tf");
     let work = WorkDir::new(
         tf_binary,

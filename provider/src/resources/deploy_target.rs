@@ -366,3 +366,52 @@ async fn remove(aws: &AwsContext, environment: &str) -> Step {
     remove_role(aws, &devops_role_name(environment)).await?;
     remove_role(aws, &deployer_role_name(environment)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> Attr<Vec<Attr<String>>> {
+        Attr::Known(items.iter().map(|i| Attr::Known(i.to_string())).collect())
+    }
+
+    fn state() -> DeployTargetState {
+        DeployTargetState {
+            environment: Attr::Known("test".into()),
+            kinds: list(&["lambda", "fargate"]),
+            pipeline_role_arns: list(&["arn:aws:iam::123456789012:role/bokbasen/ebook-api-pipeline"]),
+            devops_read_only: Attr::Known(false),
+            ..DeployTargetState::default()
+        }
+    }
+
+    fn summaries(state: &DeployTargetState) -> Vec<String> {
+        let mut diags = Diagnostics::new();
+        check(state, &mut diags);
+        diags.iter().map(|d| d.summary.clone()).collect()
+    }
+
+    #[test]
+    fn arguments_are_checked_at_their_attribute() {
+        assert!(summaries(&state()).is_empty());
+        let mut bad = state();
+        bad.kinds = list(&["fargate", "kubernetes"]);
+        bad.pipeline_role_arns = list(&["ebook-api-pipeline"]);
+        bad.devops_read_only = Attr::Known(true);
+        bad.artifact_bucket = Attr::Known("Not_A_Bucket".into());
+        assert_eq!(
+            summaries(&bad),
+            ["Invalid kinds", "Invalid pipeline_role_arns", "Invalid artifact_bucket", "DevOps principals missing"]
+        );
+    }
+
+    #[test]
+    fn the_target_takes_kinds_in_a_fixed_order() {
+        let target = target(&state(), "222222222222").unwrap();
+        assert_eq!(target.kinds.into_iter().collect::<Vec<_>>(), ["fargate", "lambda"]);
+        assert_eq!(target.config_prefix, DEFAULT_PREFIX);
+        let mut unknown = state();
+        unknown.kinds = Attr::Unknown;
+        assert!(super::target(&unknown, "222222222222").is_none());
+    }
+}

@@ -377,3 +377,72 @@ impl Resource for ServiceConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(values: &[(&str, &str)]) -> ServiceConfigState {
+        ServiceConfigState {
+            service: Attr::Known("ebook-api".into()),
+            environment: Attr::Known("test".into()),
+            prefix: Attr::Known("/config".into()),
+            separator: Attr::Known("_".into()),
+            tier: Attr::Known("Standard".into()),
+            values: Attr::Known(values.iter().map(|(k, v)| (k.to_string(), Attr::Known(v.to_string()))).collect()),
+            ..ServiceConfigState::default()
+        }
+    }
+
+    fn error_paths(state: &ServiceConfigState) -> Vec<String> {
+        let mut diags = Diagnostics::new();
+        check(state, &mut diags);
+        diags.iter().map(|d| format!("{:?}", d.path.clone().unwrap_or_default())).collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_key() {
+        let big = "v".repeat(4097);
+        let mut bad = state(&[("ok", "fine"), ("with space", "x"), ("too.big", &big), ("empty", "")]);
+        bad.tags = Attr::Known(BTreeMap::from([("aws:team".to_string(), Attr::Known("x".into()))]));
+        let paths = error_paths(&bad);
+        assert_eq!(paths.len(), 4, "{paths:?}");
+        for key in ["with space", "too.big", "empty", "aws:team"] {
+            assert!(paths.iter().any(|p| p.contains(key)), "{key} missing in {paths:?}");
+        }
+        assert!(error_paths(&state(&[("spring.datasource.url", "jdbc:x")])).is_empty());
+        bad.tier = Attr::Known("Advanced".into());
+        bad.values = state(&[("too.big", &big)]).values;
+        bad.tags = Attr::Null;
+        assert!(error_paths(&bad).is_empty(), "Advanced holds 4097 bytes");
+    }
+
+    #[test]
+    fn unknown_values_wait_until_they_are_known() {
+        let mut unknown = state(&[]);
+        unknown.values = Attr::Known(BTreeMap::from([("later".to_string(), Attr::Unknown)]));
+        unknown.service = Attr::Unknown;
+        assert!(error_paths(&unknown).is_empty());
+    }
+
+    #[tokio::test]
+    async fn plan_knows_the_path_and_keeps_arns_while_keys_stay() {
+        let mut planned = state(&[("a", "1")]);
+        ServiceConfig.modify_plan(None, &mut planned, &mut Diagnostics::new()).await;
+        assert_eq!(planned.path, Attr::Known("/config/ebook-api_test".into()));
+        assert_eq!(
+            planned.spring_config_import,
+            Attr::Known("spring.config.import=aws-parameterstore:/config/ebook-api_test/".into())
+        );
+        assert!(planned.parameter_arns.is_unknown());
+
+        let mut prior = planned.clone();
+        prior.parameter_arns = Attr::Known(BTreeMap::from([("a".into(), "arn:a".into())]));
+        let mut same_keys = state(&[("a", "2")]);
+        ServiceConfig.modify_plan(Some(&prior), &mut same_keys, &mut Diagnostics::new()).await;
+        assert_eq!(same_keys.parameter_arns, prior.parameter_arns);
+        let mut new_key = state(&[("a", "1"), ("b", "2")]);
+        ServiceConfig.modify_plan(Some(&prior), &mut new_key, &mut Diagnostics::new()).await;
+        assert!(new_key.parameter_arns.is_unknown());
+    }
+}

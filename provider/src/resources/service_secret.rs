@@ -431,3 +431,44 @@ impl Resource for ServiceSecret {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> ServiceSecretState {
+        ServiceSecretState {
+            service: Attr::Known("ebook-api".into()),
+            environment: Attr::Known("test".into()),
+            key: Attr::Known("spring.datasource.password".into()),
+            tier: Attr::Known("Standard".into()),
+            kms_key_id: Attr::Known(DEFAULT_KMS_KEY.into()),
+            ..ServiceSecretState::default()
+        }
+    }
+
+    #[test]
+    fn a_refused_value_is_described_not_quoted() {
+        let mut secret = state();
+        let value = "hunter2-".repeat(600);
+        secret.value_wo = Attr::Known(value.clone());
+        let mut diags = Diagnostics::new();
+        check(&secret, &mut diags);
+        let shown = format!("{diags:?}");
+        assert!(diags.has_errors());
+        assert!(shown.contains("4800 bytes") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn names_and_hints_follow_the_layout() {
+        let mut secret = state();
+        secret.locate();
+        assert_eq!(secret.id, Attr::Known("ebook-api/test/spring.datasource.password".into()));
+        assert_eq!(secret.name, Attr::Known("/config/ebook-api_test/spring.datasource.password".into()));
+        assert!(set_hint(&secret).contains("bokbasen secret set ebook-api test spring.datasource.password"));
+        let mut diags = Diagnostics::new();
+        secret.value_wo_version = Attr::Known(2);
+        check(&secret, &mut diags);
+        assert!(!diags.has_errors() && !diags.is_empty(), "a version without a value is a warning");
+    }
+}
