@@ -69,6 +69,12 @@ pub fn deployer_role_name(environment: &str) -> String {
     format!("bokbasen-deployer-{environment}")
 }
 
+/// The deployer role's ARN in an environment account (partition `aws`): what
+/// a service's `deploy_role_arn` for that environment is.
+pub fn deployer_role_arn(account_id: &str, environment: &str) -> String {
+    format!("arn:aws:iam::{account_id}:role{ROLE_PATH}{}", deployer_role_name(environment))
+}
+
 /// `bokbasen-devops-test`.
 pub fn devops_role_name(environment: &str) -> String {
     format!("bokbasen-devops-{environment}")

@@ -6,10 +6,12 @@
 //! Tools live in `.tools/` at the workspace root, installed by
 //! `cargo xtask setup` (see `tools`).
 
+pub mod generator;
 pub mod local_aws;
 pub mod terraform;
 pub mod tools;
 
+pub use generator::{bokbasen, bokbasen_binary, CliRun};
 pub use local_aws::LocalAws;
 pub use terraform::{ProviderMirror, TerraformRun, WorkDir};
 pub use tools::{terraform_binaries, workspace_root, TerraformBinary};

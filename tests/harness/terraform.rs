@@ -95,6 +95,8 @@ fn remove_stale_runs(e2e: &Path) {
 /// A Terraform working directory with its own `HOME`, driven by one CLI.
 pub struct WorkDir {
     dir: tempfile::TempDir,
+    /// Where Terraform runs, relative to `dir` (empty: `dir` itself).
+    subdir: PathBuf,
     terraform: TerraformBinary,
     env: Vec<(String, String)>,
     unset: Vec<String>,
@@ -142,7 +144,7 @@ impl WorkDir {
             std::fs::write(dir.path().join(name), contents).expect("write a configuration file");
         }
         std::fs::create_dir_all(dir.path().join(".home")).expect("create HOME");
-        WorkDir { dir, terraform: terraform.clone(), env: Vec::new(), unset: Vec::new() }
+        WorkDir { dir, subdir: PathBuf::new(), terraform: terraform.clone(), env: Vec::new(), unset: Vec::new() }
     }
 
     /// A working directory holding a copy of `examples/<name>/*.tf`.
@@ -158,6 +160,18 @@ impl WorkDir {
         }
         let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
         WorkDir::new(terraform, &files)
+    }
+
+    /// Runs Terraform in `subdir` of the working directory from now on (a
+    /// generated service's folder, e.g. `services/ebook-api`).
+    pub fn in_subdir(mut self, subdir: &str) -> WorkDir {
+        self.subdir = PathBuf::from(subdir);
+        self
+    }
+
+    /// Where Terraform runs.
+    pub fn terraform_dir(&self) -> PathBuf {
+        self.dir.path().join(&self.subdir)
     }
 
     /// Sets an environment variable for every later command.
@@ -195,7 +209,7 @@ impl WorkDir {
     pub fn run_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> TerraformRun {
         let mirror = ProviderMirror::get();
         let mut command = Command::new(&self.terraform.path);
-        command.args(args).current_dir(self.dir.path());
+        command.args(args).current_dir(self.terraform_dir());
         // Nothing from the caller's AWS or Terraform set-up leaks in.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();

@@ -1,0 +1,300 @@
+//! The generator CLI end to end: every template rendered and accepted by the
+//! real Terraform, and a fargate service taken from `bokbasen new` through
+//! `terraform apply` against the local AWS endpoint, with its secret set,
+//! its configuration published to a Spring Cloud Config repository, and its
+//! pipeline drawn from the same shape that was applied.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bokbasen_e2e::{bokbasen, terraform_binaries, workspace_root, LocalAws, TerraformBinary, WorkDir};
+use serde_json::Value;
+
+/// Each template with the service the samples make of it.
+const TEMPLATES: [(&str, &str); 5] = [
+    ("fargate-service", "ebook-api"),
+    ("lambda-function", "isbn-lookup"),
+    ("batch-job", "onix-import"),
+    ("api-gateway", "audiobook-api"),
+    ("static-site", "school-portal"),
+];
+
+fn modules() -> String {
+    workspace_root().join("modules").display().to_string()
+}
+
+fn sample_values(template: &str) -> PathBuf {
+    workspace_root().join("examples").join("generator").join(format!("{template}.yml"))
+}
+
+/// `bokbasen new` of a template's sample into a fresh working directory whose
+/// Terraform runs in the service's folder.
+fn generate(terraform: &TerraformBinary, template: &str, service: &str, extra: &[&str]) -> WorkDir {
+    let work = WorkDir::new(terraform, &[]).in_subdir(&format!("services/{service}"));
+    let values = sample_values(template);
+    let modules_source = format!("modules_source={}", modules());
+    let mut args = vec!["new", template, service, "--values", values.to_str().unwrap(), "--set", &modules_source];
+    for set in extra {
+        args.extend(["--set", set]);
+    }
+    bokbasen(work.path(), &args, &[], "").success();
+    work
+}
+
+fn fmt_and_validate(work: &WorkDir) {
+    work.run(&["fmt", "-check", "-recursive", "-diff", "-no-color"]).success();
+    work.run(&["init", "-backend=false", "-input=false", "-no-color"]).success();
+    let validate = work.run(&["validate", "-json", "-no-color"]);
+    let report: Value = serde_json::from_str(&validate.stdout).unwrap_or_else(|e| panic!("{e}: {validate}"));
+    assert_eq!(report["valid"], true, "{validate}");
+}
+
+#[test]
+fn every_template_renders_a_module_terraform_accepts() {
+    let pinned = terraform_binaries().remove(0);
+    for (template, service) in TEMPLATES {
+        let work = generate(&pinned, template, service, &[]);
+        fmt_and_validate(&work);
+        let spec = std::fs::read_to_string(work.terraform_dir().join("service.yml")).unwrap();
+        assert!(spec.contains(&format!("name: \"{service}\"")), "{template}: {spec}");
+    }
+    // State in S3, and in HCP Terraform (a `cloud` block needs Terraform 1.1 or later).
+    let s3 =
+        generate(&pinned, "lambda-function", "isbn-lookup", &["backend=s3", "state_bucket=bokbasen-terraform-state"]);
+    fmt_and_validate(&s3);
+    let versions = std::fs::read_to_string(s3.terraform_dir().join("versions.tf")).unwrap();
+    assert!(versions.contains("backend \"s3\"") && versions.contains("services/isbn-lookup.tfstate"), "{versions}");
+    for (index, terraform) in terraform_binaries().into_iter().enumerate() {
+        let cloud =
+            generate(&terraform, "fargate-service", "ebook-api", &["backend=cloud", "cloud_organization=bokbasen"]);
+        let versions = std::fs::read_to_string(cloud.terraform_dir().join("versions.tf")).unwrap();
+        assert!(
+            versions.contains("organization = \"bokbasen\"") && versions.contains("required_version = \">= 1.1\""),
+            "{versions}"
+        );
+        assert!(versions.contains("tags = [\"ebook-api\", \"bokbasen\"]"), "{versions}");
+        // The pinned 1.0.3 comes first and predates `cloud`; later ones are 1.5 or newer.
+        if index == 0 {
+            cloud.run(&["fmt", "-check", "-recursive", "-no-color"]).success();
+        } else {
+            fmt_and_validate(&cloud);
+        }
+    }
+}
+
+/// A free-text input carrying quotes, `${...}` and `%{...}` stays a string:
+/// Terraform reads the module, and the value arrives literally.
+#[test]
+fn hostile_free_text_stays_a_string() {
+    let pinned = terraform_binaries().remove(0);
+    let hostile = r#"Says "hi" ${file("/etc/passwd")} %{ if true }x%{ endif } \n"#;
+    let set = format!("description={hostile}");
+    let work = generate(&pinned, "lambda-function", "isbn-lookup", &[&set]);
+    fmt_and_validate(&work);
+    let readme = std::fs::read_to_string(work.terraform_dir().join("README.md")).unwrap();
+    assert!(readme.contains(hostile), "{readme}");
+}
+
+fn assumed_credentials(aws: &LocalAws, account: &str) -> Value {
+    aws.boto3(&format!(
+        r#"
+creds = client("sts").assume_role(RoleArn="arn:aws:iam::{account}:role/developer", RoleSessionName="dev")["Credentials"]
+print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"], "token": creds["SessionToken"]}}))
+"#
+    ))
+}
+
+fn parameters_in(aws: &LocalAws, account: &str, path: &str) -> Value {
+    aws.boto3(&format!(
+        r#"
+ssm = client("ssm", assume("{account}"))
+found = {{}}
+for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="{path}", Recursive=True, WithDecryption=True):
+    for p in page["Parameters"]:
+        found[p["Name"]] = {{"type": p["Type"], "value": p["Value"]}}
+print(json.dumps(found))
+"#
+    ))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git").arg("-C").arg(dir).args(args).output().expect("run git");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Every file under `dir`, for looking for a secret.
+fn all_text(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn fargate_service_from_new_to_applied_pipeline_config_and_secret() {
+    let pinned = terraform_binaries().remove(0);
+    let aws = LocalAws::start();
+    let endpoint = format!("endpoint_url={}", aws.endpoint());
+    let work = generate(&pinned, "fargate-service", "ebook-api", &[]);
+    let platform = work.path().to_path_buf();
+
+    // Apply: the pipeline in the tooling account, configuration in each environment's account.
+    work.init();
+    work.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint]).success();
+    let outputs = work.outputs();
+    assert!(
+        outputs["pipeline_arn"].as_str().unwrap().ends_with(":codepipeline:eu-north-1:123456789012:ebook-api"),
+        "{outputs:?}"
+    );
+    let test_config = parameters_in(&aws, "222222222222", "/config/ebook-api_test");
+    assert_eq!(test_config["/config/ebook-api_test/spring.application.name"]["value"], "ebook-api");
+    assert_eq!(test_config["/config/ebook-api_test/server.port"]["value"], "8080");
+    assert_eq!(test_config["/config/ebook-api_test/logging.level.root"]["value"], "INFO");
+    let production = parameters_in(&aws, "444444444444", "/config/ebook-api_production");
+    assert_eq!(production["/config/ebook-api_production/logging.level.root"]["value"], "WARN");
+    assert!(
+        parameters_in(&aws, "123456789012", "/config").as_object().unwrap().is_empty(),
+        "config only in environment accounts"
+    );
+    let plan = work.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color", "-var", &endpoint]);
+    assert_eq!(plan.code, 0, "a second plan is empty: {plan}");
+
+    // The picture is the applied shape: same stages, same actions, in order.
+    let graph = bokbasen(&platform, &["graph", "ebook-api", "--format", "mermaid"], &[], "").success();
+    let mut position = 0;
+    for stage in outputs["stages"].as_array().unwrap() {
+        let name = stage["name"].as_str().unwrap();
+        let at = graph.stdout[position..]
+            .find(&format!("[\"{name}\"]"))
+            .unwrap_or_else(|| panic!("stage {name} in order:\n{}", graph.stdout));
+        position += at;
+        for action in stage["actions"].as_array().unwrap() {
+            let action = action.as_str().unwrap();
+            let at = graph.stdout[position..]
+                .find(action)
+                .unwrap_or_else(|| panic!("{name}/{action} in order:\n{}", graph.stdout));
+            position += at;
+        }
+    }
+    assert!(graph.stdout.contains("333333333333") && graph.stdout.contains("{{\"Approve"), "{}", graph.stdout);
+    bokbasen(&platform, &["graph", "ebook-api", "--format", "svg", "--output", "pipeline.svg"], &[], "").success();
+    assert!(std::fs::read_to_string(platform.join("pipeline.svg")).unwrap().starts_with("<svg"));
+
+    // A secret, from stdin, with the Test account's credentials as a developer has them.
+    let secret = "s3cr3t-Gx8#q!password-for-ebook-api";
+    let creds = assumed_credentials(&aws, "222222222222");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", creds["id"].as_str().unwrap()),
+        ("AWS_SECRET_ACCESS_KEY", creds["secret"].as_str().unwrap()),
+        ("AWS_SESSION_TOKEN", creds["token"].as_str().unwrap()),
+        ("AWS_REGION", "eu-north-1"),
+        ("AWS_ENDPOINT_URL", &aws.endpoint()),
+    ];
+    let set = bokbasen(
+        &platform,
+        &["secret", "set", "ebook-api", "test", "spring.datasource.password"],
+        &env,
+        &format!("{secret}\n"),
+    );
+    let set = set.success();
+    assert!(set.stdout.contains("/config/ebook-api_test/spring.datasource.password"), "{set}");
+    let stored = &parameters_in(&aws, "222222222222", "/config/ebook-api_test")
+        ["/config/ebook-api_test/spring.datasource.password"];
+    assert_eq!(stored["type"], "SecureString");
+    assert_eq!(stored["value"], secret, "the SecureString holds the value, without the line end");
+    let listed = bokbasen(&platform, &["secret", "list", "ebook-api", "test", "--json"], &env, "").success();
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let keys: Vec<&str> = listed.as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["spring.datasource.password"]);
+    assert_eq!(listed[0]["version"], 1);
+
+    // A secret made by the CLI lacks the description and tags Terraform gives it:
+    // the next apply adds them, keeping the value, and then there is nothing to do.
+    work.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint]).success();
+    let stored = &parameters_in(&aws, "222222222222", "/config/ebook-api_test")
+        ["/config/ebook-api_test/spring.datasource.password"];
+    assert_eq!(stored["value"], secret);
+    let plan = work.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color", "-var", &endpoint]);
+    assert_eq!(plan.code, 0, "{plan}");
+
+    // Configuration to Spring Cloud Config: named as Spring looks for it, committed with who and what.
+    let repo = tempfile::tempdir().unwrap();
+    git(repo.path(), &["init", "--quiet"]);
+    git(repo.path(), &["config", "user.name", "Kari Nordmann"]);
+    git(repo.path(), &["config", "user.email", "kari@bokbasen.example"]);
+    let repo_arg = repo.path().to_str().unwrap();
+    bokbasen(&platform, &["config", "publish", "ebook-api", "--config-repo", repo_arg], &[], "").success();
+    let files = git(repo.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    let mut files: Vec<&str> = files.lines().filter(|l| !l.is_empty()).collect();
+    files.sort();
+    assert_eq!(files, ["ebook-api-production.yml", "ebook-api-stage.yml", "ebook-api-test.yml", "ebook-api.yml"]);
+    let message = git(repo.path(), &["log", "-1", "--format=%B%n%an"]);
+    for expected in ["ebook-api", "fargate-service 1.0.0", "Kari Nordmann <kari@bokbasen.example>"] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
+    // The same keys and values as SSM got for Test (shared keys merged under the environment's).
+    let shared: serde_json::Map<String, Value> =
+        yaml_map(&std::fs::read_to_string(repo.path().join("ebook-api.yml")).unwrap());
+    let test: serde_json::Map<String, Value> =
+        yaml_map(&std::fs::read_to_string(repo.path().join("ebook-api-test.yml")).unwrap());
+    let mut published = shared;
+    published.extend(test);
+    let ssm_keys: Vec<String> = test_config
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|name| name.trim_start_matches("/config/ebook-api_test/").to_string())
+        .collect();
+    let mut published_keys: Vec<String> = published.keys().cloned().collect();
+    published_keys.sort();
+    assert_eq!(published_keys, ssm_keys);
+    for (key, value) in &published {
+        assert_eq!(&test_config[format!("/config/ebook-api_test/{key}")]["value"], value, "{key}");
+    }
+    // Publishing again changes nothing and commits nothing.
+    let again = bokbasen(&platform, &["config", "publish", "ebook-api", "--config-repo", repo_arg], &[], "").success();
+    assert!(again.stdout.contains("nothing to commit"), "{again}");
+    assert_eq!(git(repo.path(), &["rev-list", "--count", "HEAD"]).trim(), "1");
+
+    // The secret is nowhere on disk: not in the service, its state, or the config repository's history.
+    let history = git(repo.path(), &["log", "-p", "--all"]);
+    assert!(!history.contains(secret));
+    for (path, text) in all_text(&platform).into_iter().chain(all_text(repo.path())) {
+        assert!(!text.contains(secret), "the secret is in {}", path.display());
+    }
+    assert!(!graph.stdout.contains(secret) && !set.stdout.contains(secret) && !set.stderr.contains(secret));
+
+    // Destroy leaves no configuration or secret behind.
+    work.run(&["destroy", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint]).success();
+    for (account, env) in [("222222222222", "test"), ("333333333333", "stage"), ("444444444444", "production")] {
+        let left = parameters_in(&aws, account, &format!("/config/ebook-api_{env}"));
+        assert!(left.as_object().unwrap().is_empty(), "{env}: {left}");
+    }
+}
+
+/// A published file: a flat YAML map of scalars, read as text as Spring does.
+fn yaml_map(text: &str) -> serde_json::Map<String, Value> {
+    let map: std::collections::BTreeMap<String, serde_yaml_ng::Value> =
+        serde_yaml_ng::from_str(text).expect("a YAML map");
+    map.into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                serde_yaml_ng::Value::String(s) => s,
+                serde_yaml_ng::Value::Number(n) => n.to_string(),
+                serde_yaml_ng::Value::Bool(b) => b.to_string(),
+                other => panic!("{key} is not a scalar: {other:?}"),
+            };
+            (key, Value::String(text))
+        })
+        .collect()
+}
