@@ -271,3 +271,60 @@ fn parse_template(folder_name: &str, mut files: BTreeMap<String, String>, shared
     }
     Ok(Template { manifest, files: parts.files, partials: parts.partials })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Renderer;
+    use crate::service::{Rendered, SERVICE_SPEC};
+
+    #[test]
+    fn the_built_in_catalogue_is_this_repositorys_templates_folder() {
+        let built_in = Catalogue::load(None).unwrap();
+        let folder = Catalogue::load(Some(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates"))).unwrap();
+        assert_eq!(built_in.templates.keys().collect::<Vec<_>>(), folder.templates.keys().collect::<Vec<_>>());
+        for (name, template) in &built_in.templates {
+            assert_eq!(template.files, folder.templates[name].files, "{name}");
+            assert_eq!(template.partials, folder.templates[name].partials, "{name}");
+        }
+    }
+
+    /// Defaults, else examples: every template renders to a pipeline the
+    /// provider's validation accepts, of the kind its manifest says.
+    #[test]
+    fn every_template_renders_its_examples_into_a_valid_pipeline() {
+        let catalogue = Catalogue::load(None).unwrap();
+        assert_eq!(catalogue.templates.len(), 5);
+        for template in catalogue.templates.values() {
+            let values = template
+                .manifest
+                .inputs
+                .iter()
+                .map(|i| (i.name.clone(), i.default_for("ebook-api").unwrap_or_else(|| i.example.clone())))
+                .collect();
+            let renderer = Renderer::new(template).unwrap();
+            let rendered = Rendered::render(template, &renderer, "ebook-api", values)
+                .unwrap_or_else(|e| panic!("{}: {e:#}", template.manifest.name));
+            let spec = crate::graph::parse_spec(&rendered.files[SERVICE_SPEC]).unwrap();
+            assert_eq!(spec.kind.name(), template.manifest.kind);
+            for path in ["main.tf", "versions.tf", "config/test.yml", "config/secrets.yml"] {
+                assert!(rendered.files.contains_key(path), "{} lacks {path}", template.manifest.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_that_could_bypass_escaping_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("t");
+        std::fs::create_dir_all(t.join("files")).unwrap();
+        std::fs::write(t.join(MANIFEST), "name: t\nversion: 1.0.0\ndescription: T\nkind: lambda\ninputs: []\n").unwrap();
+        std::fs::write(t.join("files/main.tf.hbs"), "a = \"{{{service}}}\"\n").unwrap();
+        let err = format!("{:#}", Catalogue::load(Some(dir.path())).unwrap_err());
+        assert!(err.contains("unescaped"), "{err}");
+        std::fs::write(t.join("files/main.tf.hbs"), "a = 1\n").unwrap();
+        std::fs::write(t.join("files/run.sh.hbs"), "echo\n").unwrap();
+        let err = format!("{:#}", Catalogue::load(Some(dir.path())).unwrap_err());
+        assert!(err.contains("run.sh"), "{err}");
+    }
+}
