@@ -187,12 +187,16 @@ struct Shared {
 
 impl Shared {
     fn parse(mut files: BTreeMap<String, String>) -> Result<Shared> {
-        let inputs = match files.remove(SHARED_INPUTS) {
+        let inputs: Vec<InputSpec> = match files.remove(SHARED_INPUTS) {
             Some(text) => {
                 serde_yaml_ng::from_str(&text).with_context(|| format!("{SHARED_INPUTS} is not a list of inputs"))?
             }
             None => Vec::new(),
         };
+        // Checked (and their patterns compiled) once here, not once per template.
+        for input in &inputs {
+            input.check_definition().with_context(|| format!("{SHARED_INPUTS}: input `{}`", input.name))?;
+        }
         Ok(Shared { inputs, parts: Parts::parse(files)? })
     }
 }
@@ -243,6 +247,9 @@ fn parse_template(folder_name: &str, mut files: BTreeMap<String, String>, shared
     if manifest.name != folder_name {
         bail!("{MANIFEST} names it `{}`; the folder and the name must agree", manifest.name);
     }
+    for own in &manifest.inputs {
+        own.check_definition().with_context(|| format!("{MANIFEST}: input `{}`", own.name))?;
+    }
     let mut inputs = shared.inputs.clone();
     for own in std::mem::take(&mut manifest.inputs) {
         match inputs.iter_mut().find(|shared| shared.name == own.name) {
@@ -255,7 +262,6 @@ fn parse_template(folder_name: &str, mut files: BTreeMap<String, String>, shared
         bail!("{MANIFEST}: kind `{}` is not a pipeline kind", manifest.kind);
     }
     for input in &manifest.inputs {
-        input.check_definition().with_context(|| format!("{MANIFEST}: input `{}`", input.name))?;
         for condition in input.required_when.keys() {
             if !manifest.inputs.iter().any(|i| &i.name == condition) {
                 bail!("{MANIFEST}: input `{}` is required_when `{condition}`, which is not an input", input.name);
@@ -318,7 +324,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("t");
         std::fs::create_dir_all(t.join("files")).unwrap();
-        std::fs::write(t.join(MANIFEST), "name: t\nversion: 1.0.0\ndescription: T\nkind: lambda\ninputs: []\n").unwrap();
+        std::fs::write(t.join(MANIFEST), "name: t\nversion: 1.0.0\ndescription: T\nkind: lambda\ninputs: []\n")
+            .unwrap();
         std::fs::write(t.join("files/main.tf.hbs"), "a = \"{{{service}}}\"\n").unwrap();
         let err = format!("{:#}", Catalogue::load(Some(dir.path())).unwrap_err());
         assert!(err.contains("unescaped"), "{err}");

@@ -3,6 +3,7 @@
 //! before anything is rendered. An error names the input and the fix.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, Result};
 use regex::Regex;
@@ -63,6 +64,10 @@ pub struct InputSpec {
     pub required_when: BTreeMap<String, Value>,
     /// A value that passes, shown in help and used by `templates show`.
     pub example: Value,
+    /// `pattern`, anchored and compiled once: a catalogue checks every
+    /// input's example and default at load, and shared inputs are many.
+    #[serde(skip)]
+    whole_pattern: OnceLock<Result<Regex, String>>,
 }
 
 /// Input name → checked value, as the templates see it.
@@ -79,8 +84,8 @@ impl InputSpec {
         if !is_identifier(&self.name) {
             bail!("input names are lowercase letters, digits and `_`, starting with a letter");
         }
-        if let Some(pattern) = &self.pattern {
-            Regex::new(pattern).map_err(|e| anyhow!("pattern is not a regular expression: {e}"))?;
+        if let Some(Err(e)) = self.whole_pattern() {
+            bail!("pattern is not a regular expression: {e}");
         }
         self.check_value(&self.example).map_err(|e| anyhow!("example: {e}"))?;
         if let Some(default) = &self.default {
@@ -173,13 +178,17 @@ impl InputSpec {
         if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == text) {
             return Err(format!("`{text}` is not one of {}", self.allowed.join(", ")));
         }
-        if let Some(pattern) = &self.pattern {
-            let whole = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())?;
-            if !whole.is_match(text) {
+        if let (Some(pattern), Some(whole)) = (&self.pattern, self.whole_pattern()) {
+            if !whole.as_ref().map_err(Clone::clone)?.is_match(text) {
                 return Err(format!("`{text}` does not match the pattern {pattern} ({})", self.description));
             }
         }
         Ok(())
+    }
+
+    fn whole_pattern(&self) -> Option<&Result<Regex, String>> {
+        let pattern = self.pattern.as_ref()?;
+        Some(self.whole_pattern.get_or_init(|| Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())))
     }
 }
 

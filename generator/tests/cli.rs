@@ -93,7 +93,8 @@ fn bad_input_is_refused_by_name_and_writes_nothing() {
     let d = dir.path();
     let values = sample("fargate-service");
     let new = |service: &'static str, extra: &[&'static str]| {
-        let mut args: Vec<String> = vec!["new".into(), "fargate-service".into(), service.into(), "--values".into(), values.clone()];
+        let mut args: Vec<String> =
+            vec!["new".into(), "fargate-service".into(), service.into(), "--values".into(), values.clone()];
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
@@ -102,16 +103,23 @@ fn bad_input_is_refused_by_name_and_writes_nothing() {
         refused(d, &args, expected);
     };
 
-    refused(d, &["new", "fargate", "ebook-api"], &["unknown template `fargate`", "fargate-service", "bokbasen templates"]);
+    refused(
+        d,
+        &["new", "fargate", "ebook-api"],
+        &["unknown template `fargate`", "fargate-service", "bokbasen templates"],
+    );
     check(new("Ebook_API", &[]), &["SERVICE:", "\"Ebook_API\" is not a service name"]);
     check(new("../escape", &[]), &["SERVICE:", "\"../escape\""]);
     check(new("a/b", &[]), &["SERVICE:"]);
-    refused(d, &["new", "fargate-service", "ebook-api"], &[
-        "input `team` is required",
-        "Fix: --set team=ebooks",
-        "input `test_account` is required",
-    ]);
-    check(new("ebook-api", &["--set", "test_account=12345"]), &["input `test_account`", "does not match the pattern [0-9]{12}", "--set test_account=222222222222"]);
+    refused(
+        d,
+        &["new", "fargate-service", "ebook-api"],
+        &["input `team` is required", "Fix: --set team=ebooks", "input `test_account` is required"],
+    );
+    check(
+        new("ebook-api", &["--set", "test_account=12345"]),
+        &["input `test_account`", "does not match the pattern [0-9]{12}", "--set test_account=222222222222"],
+    );
     check(new("ebook-api", &["--set", "container_port=http"]), &["input `container_port`", "not a whole number"]);
     check(new("ebook-api", &["--set", "backend=consul"]), &["input `backend`", "not one of none, s3, cloud"]);
     check(new("ebook-api", &["--set", "colour=red"]), &["there is no input `colour`"]);
@@ -131,7 +139,11 @@ fn bad_input_is_refused_by_name_and_writes_nothing() {
         &["input `description`", "control character"],
     );
     std::fs::write(&injected, "- not\n- a map\n").unwrap();
-    refused(d, &["new", "fargate-service", "ebook-api", "--values", injected.to_str().unwrap()], &["--values", "not a YAML map"]);
+    refused(
+        d,
+        &["new", "fargate-service", "ebook-api", "--values", injected.to_str().unwrap()],
+        &["--values", "not a YAML map"],
+    );
     std::fs::remove_file(&injected).unwrap();
     assert!(!d.join("services").exists());
 
@@ -174,8 +186,21 @@ fn templates_are_listed_and_shown_with_every_input() {
     assert_eq!(backend["allowed"], serde_json::json!(["none", "s3", "cloud"]));
     assert!(show["inputs"].as_array().unwrap().iter().all(|i| !i["example"].is_null() && i["description"].is_string()));
     let text = ok(dir.path(), &["templates", "show", "fargate-service"]);
-    assert!(text.stdout.contains("container_port (integer, default 8080)") && text.stdout.contains("e.g. --set team=ebooks"), "{text:?}");
-    for command in [&["new"][..], &["update"], &["outdated"], &["config", "publish"], &["secret", "set"], &["secret", "list"], &["graph"], &["templates"]] {
+    assert!(
+        text.stdout.contains("container_port (integer, default 8080)")
+            && text.stdout.contains("e.g. --set team=ebooks"),
+        "{text:?}"
+    );
+    for command in [
+        &["new"][..],
+        &["update"],
+        &["outdated"],
+        &["config", "publish"],
+        &["secret", "set"],
+        &["secret", "list"],
+        &["graph"],
+        &["templates"],
+    ] {
         let mut args = command.to_vec();
         args.push("--help");
         let help = ok(dir.path(), &args);
@@ -214,8 +239,16 @@ fn update_keeps_local_edits_brings_template_changes_and_marks_conflicts() {
     let service = p.join("services/ebook-api");
 
     // The developer edits: a key of their own in Test, a comment on the pipeline module.
-    edit(&service.join("config/test.yml"), "logging.level.root: \"INFO\"\n", "logging.level.root: \"INFO\"\ncatalogue.page-size: \"50\"\n");
-    edit(&service.join("main.tf"), "module \"pipeline\" {\n", "# Reviewed by the ebooks team.\nmodule \"pipeline\" {\n");
+    edit(
+        &service.join("config/test.yml"),
+        "logging.level.root: \"INFO\"\n",
+        "logging.level.root: \"INFO\"\ncatalogue.page-size: \"50\"\n",
+    );
+    edit(
+        &service.join("main.tf"),
+        "module \"pipeline\" {\n",
+        "# Reviewed by the ebooks team.\nmodule \"pipeline\" {\n",
+    );
 
     // Template 1.1.0: a new output, and a new key for every environment.
     bump(catalogue.path(), "1.1.0");
@@ -223,22 +256,36 @@ fn update_keeps_local_edits_brings_template_changes_and_marks_conflicts() {
     let mut text = std::fs::read_to_string(&outputs).unwrap();
     text.push_str("\noutput \"role_arns\" {\n  description = \"The pipeline's IAM roles.\"\n  value       = module.pipeline.role_arns\n}\n");
     std::fs::write(&outputs, text).unwrap();
-    edit(&catalogue.path().join("_shared/partials/environment_config.hbs"), "logging.level.root:", "management.tracing.enabled: \"true\"\nlogging.level.root:");
+    edit(
+        &catalogue.path().join("_shared/partials/environment_config.hbs"),
+        "logging.level.root:",
+        "management.tracing.enabled: \"true\"\nlogging.level.root:",
+    );
 
     let outdated = ok(p, &["--templates", &cat, "outdated", "--json"]);
     let outdated: serde_json::Value = serde_json::from_str(&outdated.stdout).unwrap();
-    assert_eq!(outdated, serde_json::json!([{"service": "ebook-api", "template": "fargate-service", "version": "1.0.0", "latest": "1.1.0"}]));
+    assert_eq!(
+        outdated,
+        serde_json::json!([{"service": "ebook-api", "template": "fargate-service", "version": "1.0.0", "latest": "1.1.0"}])
+    );
 
     let before = snapshot(p);
     let dry = ok(p, &["--templates", &cat, "update", "ebook-api", "--dry-run"]);
     assert!(dry.stdout.contains("outputs.tf"), "{dry:?}");
     assert_eq!(snapshot(p), before, "--dry-run wrote");
-    refused(p, &["--templates", &cat, "update", "ebook-api", "--to", "1.2.0"], &["1.2.0 is not in this catalogue", "has 1.1.0"]);
+    refused(
+        p,
+        &["--templates", &cat, "update", "ebook-api", "--to", "1.2.0"],
+        &["1.2.0 is not in this catalogue", "has 1.1.0"],
+    );
 
     let update = ok(p, &["--templates", &cat, "update", "ebook-api"]);
     assert!(update.stdout.contains("fargate-service 1.0.0 → 1.1.0"), "{update:?}");
     let test_yml = std::fs::read_to_string(service.join("config/test.yml")).unwrap();
-    assert!(test_yml.contains("catalogue.page-size: \"50\"") && test_yml.contains("management.tracing.enabled"), "{test_yml}");
+    assert!(
+        test_yml.contains("catalogue.page-size: \"50\"") && test_yml.contains("management.tracing.enabled"),
+        "{test_yml}"
+    );
     let main_tf = std::fs::read_to_string(service.join("main.tf")).unwrap();
     assert!(main_tf.contains("# Reviewed by the ebooks team."), "{main_tf}");
     assert!(std::fs::read_to_string(service.join("outputs.tf")).unwrap().contains("output \"role_arns\""));
@@ -259,11 +306,19 @@ fn update_keeps_local_edits_brings_template_changes_and_marks_conflicts() {
     assert_eq!(conflicted.code, 3, "{conflicted:?}");
     assert!(conflicted.stdout.contains("conflict to resolve: services/ebook-api/config/test.yml"), "{conflicted:?}");
     let test_yml = std::fs::read_to_string(service.join("config/test.yml")).unwrap();
-    for expected in ["<<<<<<< your edit", "logging.level.root: \"TRACE\"", "logging.level.root: \"DEBUG\"", ">>>>>>> fargate-service 1.2.0", "catalogue.page-size: \"50\""] {
+    for expected in [
+        "<<<<<<< your edit",
+        "logging.level.root: \"TRACE\"",
+        "logging.level.root: \"DEBUG\"",
+        ">>>>>>> fargate-service 1.2.0",
+        "catalogue.page-size: \"50\"",
+    ] {
         assert!(test_yml.contains(expected), "{expected:?} in {test_yml}");
     }
     // Unedited environments just take the change.
-    assert!(std::fs::read_to_string(service.join("config/stage.yml")).unwrap().contains("logging.level.root: \"DEBUG\""));
+    assert!(std::fs::read_to_string(service.join("config/stage.yml"))
+        .unwrap()
+        .contains("logging.level.root: \"DEBUG\""));
 
     // A major version needs saying so.
     bump(catalogue.path(), "2.0.0");
@@ -291,10 +346,27 @@ fn config_publish_commits_spring_cloud_config_files_and_refuses_bad_config() {
     git(repo.path(), &["init", "--quiet"]);
     git(repo.path(), &["config", "user.name", "Kari Nordmann"]);
     git(repo.path(), &["config", "user.email", "kari@bokbasen.example"]);
-    refused(p, &["config", "publish", "ebook-api", "--env", "qa", "--config-repo", r], &["--env qa", "test, stage, production"]);
+    refused(
+        p,
+        &["config", "publish", "ebook-api", "--env", "qa", "--config-repo", r],
+        &["--env qa", "test, stage, production"],
+    );
     refused(p, &["config", "publish", "isbn-lookup", "--config-repo", r], &["no service `isbn-lookup`", "--out"]);
 
-    ok(p, &["config", "publish", "ebook-api", "--env", "test", "--config-repo", r, "--author", "Ola <ola@bokbasen.example>"]);
+    ok(
+        p,
+        &[
+            "config",
+            "publish",
+            "ebook-api",
+            "--env",
+            "test",
+            "--config-repo",
+            r,
+            "--author",
+            "Ola <ola@bokbasen.example>",
+        ],
+    );
     let files = git(repo.path(), &["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(files.lines().filter(|l| !l.is_empty()).collect::<Vec<_>>(), ["ebook-api-test.yml", "ebook-api.yml"]);
     let log = git(repo.path(), &["log", "-1", "--format=%an <%ae>%n%B"]);

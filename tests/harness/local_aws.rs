@@ -166,6 +166,26 @@ impl LocalAws {
             .unwrap_or_else(|e| panic!("script output is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"))
     }
 
+    /// The standard AWS environment of a developer signed in to `account`
+    /// (credentials of an assumed role there), pointed at this endpoint: what
+    /// the `bokbasen` CLI and any AWS SDK read.
+    pub fn developer_env(&self, account: &str) -> Vec<(String, String)> {
+        let creds = self.boto3(&format!(
+            r#"
+creds = client("sts").assume_role(RoleArn="arn:aws:iam::{account}:role/developer", RoleSessionName="developer")["Credentials"]
+print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"], "token": creds["SessionToken"]}}))
+"#
+        ));
+        let field = |name: &str| creds[name].as_str().unwrap_or_default().to_string();
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), field("id")),
+            ("AWS_SECRET_ACCESS_KEY".into(), field("secret")),
+            ("AWS_SESSION_TOKEN".into(), field("token")),
+            ("AWS_REGION".into(), "eu-north-1".into()),
+            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+        ]
+    }
+
     /// The URL to give the provider as `endpoint_url`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -95,15 +95,6 @@ fn hostile_free_text_stays_a_string() {
     assert!(readme.contains(hostile), "{readme}");
 }
 
-fn assumed_credentials(aws: &LocalAws, account: &str) -> Value {
-    aws.boto3(&format!(
-        r#"
-creds = client("sts").assume_role(RoleArn="arn:aws:iam::{account}:role/developer", RoleSessionName="dev")["Credentials"]
-print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"], "token": creds["SessionToken"]}}))
-"#
-    ))
-}
-
 fn parameters_in(aws: &LocalAws, account: &str, path: &str) -> Value {
     aws.boto3(&format!(
         r#"
@@ -192,14 +183,8 @@ fn fargate_service_from_new_to_applied_pipeline_config_and_secret() {
 
     // A secret, from stdin, with the Test account's credentials as a developer has them.
     let secret = "s3cr3t-Gx8#q!password-for-ebook-api";
-    let creds = assumed_credentials(&aws, "222222222222");
-    let env = [
-        ("AWS_ACCESS_KEY_ID", creds["id"].as_str().unwrap()),
-        ("AWS_SECRET_ACCESS_KEY", creds["secret"].as_str().unwrap()),
-        ("AWS_SESSION_TOKEN", creds["token"].as_str().unwrap()),
-        ("AWS_REGION", "eu-north-1"),
-        ("AWS_ENDPOINT_URL", &aws.endpoint()),
-    ];
+    let developer = aws.developer_env("222222222222");
+    let env: Vec<(&str, &str)> = developer.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let set = bokbasen(
         &platform,
         &["secret", "set", "ebook-api", "test", "spring.datasource.password"],

@@ -7,9 +7,12 @@
 //! - `test`:  `setup`, then every test in the workspace (extra arguments go to `cargo test`);
 //! - `bench`: start-up time to the handshake line and memory of the release provider;
 //! - `bench pipelines [count]`: AWS calls per service pipeline create/read/delete and wall
-//!   times for `count` pipelines.
+//!   times for `count` pipelines;
+//! - `bench generator [count]`: `bokbasen --help` start-up, and `count` services made,
+//!   listed as outdated and upgraded.
 
 mod bench;
+mod bench_generator;
 mod bench_pipelines;
 mod demo;
 mod setup;
@@ -25,10 +28,11 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).map(String::as_str) == Some("pipelines") => {
             setup::run().and_then(|()| bench_pipelines::run(&args[2..]))
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("generator") => bench_generator::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count]>"
+                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench generator [count]>"
             );
             return ExitCode::from(2);
         }
