@@ -173,6 +173,9 @@ enum SecretCommand {
         /// SSM path prefix (Spring's default: /config).
         #[arg(long)]
         prefix: Option<String>,
+        /// Read and check the value, say where it would go, store nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// A service's secrets in one environment: names and versions, never values.
     #[command(
@@ -245,7 +248,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Secret { command: SecretCommand::Set { service, environment, key, kms_key, prefix } } => {
+        Command::Secret { command: SecretCommand::Set { service, environment, key, kms_key, prefix, dry_run } } => {
             let target = SecretTarget::new(&service, &environment, &key, prefix.as_deref())?;
             let value = if std::io::stdin().is_terminal() {
                 dialoguer::Password::new()
@@ -256,6 +259,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 secret::value_from_reader(std::io::stdin().lock())?
             };
+            if dry_run {
+                secret::check(&value)?;
+                println!("Would store {} (SecureString, {kms_key}).", target.name());
+                return Ok(ExitCode::SUCCESS);
+            }
             let outcome = runtime()?.block_on(secret::set(&target, &value, &kms_key))?;
             drop(value);
             if global.json {

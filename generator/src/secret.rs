@@ -66,10 +66,15 @@ pub struct SetOutcome {
     pub kms_key: String,
 }
 
+/// A value SSM takes (Standard tier); the message never quotes it.
+pub fn check(value: &str) -> Result<()> {
+    check_value(value, Tier::Standard).map_err(|e| anyhow!("{e}"))
+}
+
 /// Stores `value` as a SecureString, overwriting an existing one. Errors
 /// never carry the value (the SDK does not put request bodies in them).
 pub async fn set(target: &SecretTarget, value: &str, kms_key: &str) -> Result<SetOutcome> {
-    check_value(value, Tier::Standard).map_err(|e| anyhow!("{e}"))?;
+    check(value)?;
     let name = target.name();
     let put = client()
         .await

@@ -185,6 +185,20 @@ fn fargate_service_from_new_to_applied_pipeline_config_and_secret() {
     let secret = "s3cr3t-Gx8#q!password-for-ebook-api";
     let developer = aws.developer_env("222222222222");
     let env: Vec<(&str, &str)> = developer.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let dry = bokbasen(
+        &platform,
+        &["secret", "set", "ebook-api", "test", "spring.datasource.password", "--dry-run"],
+        &env,
+        secret,
+    );
+    assert!(dry.success().stdout.contains("Would store /config/ebook-api_test/spring.datasource.password"));
+    let none = parameters_in(&aws, "222222222222", "/config/ebook-api_test");
+    assert!(none.get("/config/ebook-api_test/spring.datasource.password").is_none(), "--dry-run stored it");
+    let too_big = "x".repeat(4097);
+    let refused =
+        bokbasen(&platform, &["secret", "set", "ebook-api", "test", "spring.datasource.password"], &env, &too_big)
+            .failure();
+    assert!(refused.stderr.contains("4097 bytes") && !refused.stderr.contains(&too_big), "{refused}");
     let set = bokbasen(
         &platform,
         &["secret", "set", "ebook-api", "test", "spring.datasource.password"],
