@@ -98,9 +98,9 @@ pub fn check_spec(service: &str, spec: Option<&String>) -> Result<()> {
     Ok(())
 }
 
-/// Writes a new service folder all at once: into a hidden sibling first,
-/// then renamed into place, so a failure leaves nothing half-written. An
-/// existing folder is replaced only with `force`.
+/// Writes a folder (a new service, or its pristine render) all at once:
+/// into a hidden sibling first, then renamed into place, so a failure leaves
+/// nothing half-written. An existing folder is replaced only with `force`.
 pub fn write_new(target: &Path, contents: &BTreeMap<String, String>, force: bool) -> Result<()> {
     let parent = target.parent().ok_or_else(|| anyhow!("{} has no parent folder", target.display()))?;
     check_free(target, force)?;

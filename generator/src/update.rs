@@ -127,11 +127,8 @@ pub fn update(
                 Change::Keep => {}
             }
         }
-        // The new render becomes the base of the next update, and the answers follow.
-        std::fs::remove_dir_all(folder.join(BASE))?;
-        for (path, text) in &new.files {
-            service::write_file(&folder.join(BASE).join(path), text)?;
-        }
+        // The new render becomes the base of the next update (swapped in whole), and the answers follow.
+        service::write_new(&folder.join(BASE), &new.files, true)?;
         service::write_file(&folder.join(service::ANSWERS), &new.answers.to_yaml())?;
     }
     Ok(Some(report))

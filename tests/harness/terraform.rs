@@ -5,8 +5,9 @@
 //! own CLI configuration, `HOME` and plugin directory: nothing is read from
 //! or written to the user's `~/.terraformrc` or `~/.terraform.d`.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use crate::tools::{workspace_root, TerraformBinary};
@@ -207,6 +208,15 @@ impl WorkDir {
     /// [`WorkDir::run`] with extra variables for this command only (e.g. a
     /// `TF_VAR_` holding a secret, which must not be on a command line).
     pub fn run_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> TerraformRun {
+        self.run_full(args, extra, None)
+    }
+
+    /// [`WorkDir::run`] with `input` on stdin (e.g. expressions for `terraform console`).
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> TerraformRun {
+        self.run_full(args, &[], Some(input))
+    }
+
+    fn run_full(&self, args: &[&str], extra: &[(&str, &str)], input: Option<&str>) -> TerraformRun {
         let mirror = ProviderMirror::get();
         let mut command = Command::new(&self.terraform.path);
         command.args(args).current_dir(self.terraform_dir());
@@ -237,7 +247,12 @@ impl WorkDir {
         for (key, value) in extra {
             command.env(key, value);
         }
-        let output: Output = command.output().expect("run terraform");
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run terraform");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(input.unwrap_or_default().as_bytes()).expect("write terraform's stdin");
+        drop(stdin);
+        let output: Output = child.wait_with_output().expect("wait for terraform");
         TerraformRun {
             args: args.iter().map(|a| a.to_string()).collect(),
             code: output.status.code().unwrap_or(-1),

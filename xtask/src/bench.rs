@@ -48,22 +48,27 @@ pub fn run(args: &[String]) -> Result {
     }
     startup.sort();
     rss_kib.sort();
-    let pick = |p: f64| startup[((startup.len() - 1) as f64 * p).round() as usize];
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("terraform-provider-bokbasen (release), {runs} starts, exec to handshake line:");
-    println!(
-        "  min {:.2} ms  median {:.2} ms  p95 {:.2} ms  max {:.2} ms",
-        ms(startup[0]),
-        ms(pick(0.5)),
-        ms(pick(0.95)),
-        ms(startup[startup.len() - 1])
-    );
+    println!("  {}", spread(&startup));
     println!(
         "  resident memory after the handshake: median {} KiB, max {} KiB",
         rss_kib[rss_kib.len() / 2],
         rss_kib[rss_kib.len() - 1]
     );
     Ok(())
+}
+
+/// Min, median, p95 and max of sorted durations, in milliseconds.
+pub fn spread(sorted: &[Duration]) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "min {:.2} ms  median {:.2} ms  p95 {:.2} ms  max {:.2} ms",
+        ms(sorted[0]),
+        ms(pick(0.5)),
+        ms(pick(0.95)),
+        ms(sorted[sorted.len() - 1])
+    )
 }
 
 /// VmRSS of a process, from /proc.

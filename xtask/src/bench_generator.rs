@@ -6,8 +6,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::bench::spread;
 use crate::{cargo, run_command, Result};
 
 const DEFAULT_COUNT: usize = 500;
@@ -110,16 +111,4 @@ fn bokbasen(binary: &Path, dir: &Path, args: &[&str]) -> Result<String> {
         return Err(format!("bokbasen {args:?}: {}", String::from_utf8_lossy(&output.stderr)));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn spread(sorted: &[Duration]) -> String {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pick = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
-    format!(
-        "min {:.2} ms  median {:.2} ms  p95 {:.2} ms  max {:.2} ms",
-        ms(sorted[0]),
-        ms(pick(0.5)),
-        ms(pick(0.95)),
-        ms(sorted[sorted.len() - 1])
-    )
 }

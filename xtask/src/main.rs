@@ -1,9 +1,10 @@
 //! `cargo xtask <command>`: the developer entry points.
 //!
 //! - `setup`: installs the pinned Terraform and the local AWS endpoint into `.tools/`;
-//! - `demo`:  builds the provider, starts the local AWS endpoint, applies
-//!   `examples/caller-identity` (directly and through an assumed role in
-//!   another account), prints what it got, destroys, stops the endpoint;
+//! - `demo`:  builds the provider and the CLI, starts the local AWS endpoint, applies
+//!   `examples/caller-identity` (directly and through an assumed role in another
+//!   account), then takes a `fargate-service` from `bokbasen new` through apply,
+//!   `secret set`, `config publish` and `graph`; destroys, stops the endpoint;
 //! - `test`:  `setup`, then every test in the workspace (extra arguments go to `cargo test`);
 //! - `bench`: start-up time to the handshake line and memory of the release provider;
 //! - `bench pipelines [count]`: AWS calls per service pipeline create/read/delete and wall
