@@ -176,6 +176,12 @@ enum SecretCommand {
         /// Read and check the value, say where it would go, store nothing.
         #[arg(long)]
         dry_run: bool,
+        /// A value given as an argument, accepted only to refuse it without echoing it.
+        #[arg(hide = true, num_args = 0..)]
+        value_argument: Vec<String>,
+        /// As `value_argument`, for the `--value` a user may guess.
+        #[arg(long = "value", hide = true, num_args = 0..=1)]
+        value_option: Option<Option<String>>,
     },
     /// A service's secrets in one environment: names and versions, never values.
     #[command(
@@ -248,7 +254,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Secret { command: SecretCommand::Set { service, environment, key, kms_key, prefix, dry_run } } => {
+        Command::Secret {
+            command:
+                SecretCommand::Set { service, environment, key, kms_key, prefix, dry_run, value_argument, value_option },
+        } => {
+            if !value_argument.is_empty() || value_option.is_some() {
+                bail!(
+                    "`secret set` takes the value from stdin or a hidden prompt, never as an argument: arguments show in \
+                     `ps` and stay in shell history. Nothing was stored and the argument is not repeated here; treat \
+                     the value as exposed and remove it from your shell history.\n\
+                     Fix: printf %s \"$VALUE\" | bokbasen secret set {service} {environment} {key}"
+                );
+            }
             let target = SecretTarget::new(&service, &environment, &key, prefix.as_deref())?;
             let value = if std::io::stdin().is_terminal() {
                 dialoguer::Password::new()

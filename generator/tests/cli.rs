@@ -398,3 +398,23 @@ fn graph_draws_the_generated_service_and_names_what_is_missing() {
     refused(p, &["graph", "ebook-api"], &["service.yml", "missing field"]);
     refused(p, &["graph", "nope"], &["no service `nope`"]);
 }
+
+#[test]
+fn a_secret_value_given_as_an_argument_is_refused_without_being_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let value = "hunter2-Zq9-as-an-argument";
+    let option = format!("--value={value}");
+    for args in [
+        &["secret", "set", "ebook-api", "test", "spring.datasource.password", value][..],
+        &["secret", "set", "ebook-api", "test", "spring.datasource.password", "--value", value],
+        &["secret", "set", "ebook-api", "test", "spring.datasource.password", &option],
+    ] {
+        refused(
+            dir.path(),
+            args,
+            &["never as an argument", "printf %s \"$VALUE\" | bokbasen secret set ebook-api test"],
+        );
+        let run = bokbasen(dir.path(), args);
+        assert!(!run.stderr.contains(value) && !run.stdout.contains(value), "{args:?} repeated the value: {run:?}");
+    }
+}

@@ -225,7 +225,14 @@ fn fargate_service_from_new_to_applied_pipeline_config_and_secret() {
 
     // A secret made by the CLI lacks the description and tags Terraform gives it:
     // the next apply adds them, keeping the value, and then there is nothing to do.
-    work.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint]).success();
+    // It runs with Terraform's trace log, which must not hold the value either.
+    let trace = platform.join("terraform-trace.log");
+    let trace_env = [("TF_LOG", "trace"), ("TF_LOG_PATH", trace.to_str().unwrap())];
+    work.run_with_env(&["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint], &trace_env)
+        .success();
+    let trace_log = std::fs::read_to_string(&trace).unwrap();
+    assert!(trace_log.contains("spring.datasource.password"), "the trace log shows the provider's work on the secret");
+    assert!(!trace_log.contains(secret), "the secret is in the TF_LOG=trace log");
     let stored = &parameters_in(&aws, "222222222222", "/config/ebook-api_test")
         ["/config/ebook-api_test/spring.datasource.password"];
     assert_eq!(stored["value"], secret);
