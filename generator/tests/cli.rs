@@ -51,7 +51,7 @@ fn ok(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// Fails, says each of `expected` on stderr, and leaves `dir` as it was.
-fn refused(dir: &Path, args: &[&str], expected: &[&str]) {
+fn refused(dir: &Path, args: &[&str], expected: &[&str]) -> Run {
     let before = snapshot(dir);
     let run = bokbasen(dir, args);
     assert_ne!(run.code, 0, "{args:?} should fail: {run:?}");
@@ -59,6 +59,7 @@ fn refused(dir: &Path, args: &[&str], expected: &[&str]) {
         assert!(run.stderr.contains(text), "{args:?}: {text:?} in {run:?}");
     }
     assert_eq!(snapshot(dir), before, "{args:?} wrote something");
+    run
 }
 
 /// Every file under `dir` with its contents.
@@ -409,12 +410,11 @@ fn a_secret_value_given_as_an_argument_is_refused_without_being_repeated() {
         &["secret", "set", "ebook-api", "test", "spring.datasource.password", "--value", value],
         &["secret", "set", "ebook-api", "test", "spring.datasource.password", &option],
     ] {
-        refused(
+        let run = refused(
             dir.path(),
             args,
             &["never as an argument", "printf %s \"$VALUE\" | bokbasen secret set ebook-api test"],
         );
-        let run = bokbasen(dir.path(), args);
         assert!(!run.stderr.contains(value) && !run.stdout.contains(value), "{args:?} repeated the value: {run:?}");
     }
 }
