@@ -90,7 +90,7 @@ pub fn module_source(base: &str, module: &str) -> String {
 
 handlebars_helper!(module_source_helper: |base: str, module: str| module_source(base, module));
 handlebars_helper!(deployer_role_arn: |account: str, environment: str|
-    bokbasen_pipeline::target::deployer_role_arn(account, environment));
+    bokbasen_pipeline::names::deployer_role_arn(account, environment));
 handlebars_helper!(config_path: |service: str, environment: str|
     bokbasen_pipeline::parameters::ConfigLocation::new(service, environment).path());
 

@@ -7,6 +7,8 @@
 //! answers and draw the pipeline. Same spec, same shape, in the same order,
 //! so plans never churn.
 
+pub mod checks;
+pub mod names;
 pub mod parameters;
 mod policy;
 mod recover;
@@ -15,6 +17,7 @@ mod spec;
 pub mod target;
 mod validate;
 
+pub use names::{check_environment_name, check_service_name};
 pub use policy::{build_role, environment_role, pipeline_role, Region, RoleDocuments};
 pub use recover::{project_name, recover, NotOurs, Observed};
 pub use shape::{
@@ -22,4 +25,4 @@ pub use shape::{
     BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 pub use spec::{Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source};
-pub use validate::{check_environment_name, check_service_name, validate, FieldPath, FieldStep, SpecError};
+pub use validate::{validate, FieldPath, FieldStep, SpecError};

@@ -11,10 +11,9 @@
 //! refuses a bad parameter half way through a batch and the local endpoint
 //! does not refuse at all.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::validate::{check_environment_name, check_service_name};
+use crate::names::{check_environment_name, check_service_name, config_path};
 
 /// Spring's default prefix of configuration in Parameter Store.
 pub const DEFAULT_PREFIX: &str = "/config";
@@ -27,9 +26,6 @@ pub const MAX_NAME_WITH_ARN: usize = 1011;
 /// Levels of a hierarchical name (`/a/b/c` has three).
 pub const MAX_DEPTH: usize = 15;
 pub const MAX_DESCRIPTION: usize = 1024;
-pub const MAX_TAGS: usize = 50;
-const MAX_TAG_KEY: usize = 128;
-const MAX_TAG_VALUE: usize = 256;
 
 /// The default KMS key of SecureString parameters.
 pub const DEFAULT_KMS_KEY: &str = "alias/aws/ssm";
@@ -86,7 +82,7 @@ impl ConfigLocation {
 
     /// `/config/ebook-api_test`.
     pub fn path(&self) -> String {
-        format!("{}/{}{}{}", self.prefix.trim_end_matches('/'), self.service, self.separator, self.environment)
+        config_path(&self.prefix, &self.service, &self.separator, &self.environment)
     }
 
     /// `/config/ebook-api_test/spring.datasource.url`.
@@ -241,29 +237,6 @@ impl fmt::Display for ValueProblem {
     }
 }
 
-/// Tag rules of Parameter Store: at most 50, keys 1–128 characters and not
-/// `aws:`, values up to 256. Problems come with the key they concern.
-pub fn tag_problems(tags: &BTreeMap<String, String>) -> Vec<(Option<String>, String)> {
-    let mut problems = Vec::new();
-    if tags.len() > MAX_TAGS {
-        problems.push((None, format!("{} tags are set; a parameter takes at most {MAX_TAGS}.", tags.len())));
-    }
-    for (key, value) in tags {
-        if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
-            problems.push((Some(key.clone()), format!("Tag key {key:?} must be 1–{MAX_TAG_KEY} characters.")));
-        } else if key.to_ascii_lowercase().starts_with("aws:") {
-            problems.push((Some(key.clone()), format!("Tag key {key:?} starts with `aws:`, which AWS reserves.")));
-        }
-        if value.chars().count() > MAX_TAG_VALUE {
-            problems.push((
-                Some(key.clone()),
-                format!("The value of tag {key:?} is longer than {MAX_TAG_VALUE} characters."),
-            ));
-        }
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,16 +302,5 @@ mod tests {
         // Bytes, not characters: 2000 two-byte letters are 4000 bytes.
         assert!(check_value(&"ø".repeat(2049), Tier::Standard).is_err());
         assert_eq!(check_value("", Tier::Standard), Err(ValueProblem::Empty));
-    }
-
-    #[test]
-    fn tags_follow_aws_rules() {
-        let mut tags: BTreeMap<String, String> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
-        assert_eq!(tag_problems(&tags).len(), 1);
-        tags.clear();
-        tags.insert("aws:owner".into(), "x".into());
-        tags.insert("team".into(), "v".repeat(257));
-        let keys: Vec<_> = tag_problems(&tags).into_iter().map(|(k, _)| k.unwrap()).collect();
-        assert_eq!(keys, ["aws:owner", "team"]);
     }
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use crate::names::{artifact_folder, cache_location, log_group, pipeline_name, repository_name};
 use crate::shape::{PipelineShape, ProjectPurpose, VariableValue, Where};
-use crate::{Environment, Kind, ServiceSpec};
+use crate::{Cache, Environment, Kind, ServiceSpec};
 
 /// Where ARNs point: the partition and region of the pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,13 +51,9 @@ impl Region {
     }
 }
 
-/// CodePipeline keys artifacts under the pipeline name cut to 20 characters.
-fn artifact_prefix(spec: &ServiceSpec) -> String {
-    spec.name.chars().take(20).collect()
-}
-
 fn artifact_statements(spec: &ServiceSpec, region: &Region, write: bool) -> Vec<Value> {
-    let objects = region.s3(&format!("{}/{}/*", spec.artifact_bucket, artifact_prefix(spec)));
+    let folder = artifact_folder(&pipeline_name(&spec.name));
+    let objects = region.s3(&format!("{}/{folder}/*", spec.artifact_bucket));
     let object_actions: &[&str] = if write {
         &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
     } else {
@@ -114,7 +111,7 @@ fn codebuild_common(
     let logs = projects
         .iter()
         .flat_map(|p| {
-            let group = format!("log-group:/aws/codebuild/{}", p.name);
+            let group = format!("log-group:{}", log_group(&p.name));
             [region.arn("logs", account, &group), region.arn("logs", account, &format!("{group}:*"))]
         })
         .collect();
@@ -151,8 +148,13 @@ pub fn build_role(spec: &ServiceSpec, shape: &PipelineShape, region: &Region, pi
                 "ecr:PutImage",
                 "ecr:UploadLayerPart",
             ],
-            vec![region.arn("ecr", pipeline_account, &format!("repository/{}", spec.name))],
+            vec![region.arn("ecr", pipeline_account, &format!("repository/{}", repository_name(&spec.name)))],
         ));
+    }
+    if spec.build.cache == Cache::S3 {
+        // The cache is the build's own, outside the artifact folder.
+        let cache = cache_location(&spec.artifact_bucket, &spec.name);
+        statements.push(allow("BuildCache", &["s3:GetObject", "s3:PutObject"], vec![region.s3(&format!("{cache}/*"))]));
     }
     RoleDocuments { trust: trust("codebuild.amazonaws.com"), policy: policy(statements) }
 }

@@ -13,12 +13,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::parameters::ConfigLocation;
+use crate::names::{environment_parameters_glob, environment_projects_glob, environment_roles_glob, ROLE_PATH};
 use crate::policy::{allow, policy, Region, RoleDocuments};
 use crate::Kind;
-
-/// IAM path of every role bokbasen creates.
-pub const ROLE_PATH: &str = "/bokbasen/";
 
 /// What a platform engineer declares for one environment account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,22 +61,6 @@ fn deploy_sid(kind: Kind) -> String {
     format!("Deploy{camel}")
 }
 
-/// `bokbasen-deployer-test`; the environment name keeps it unique per account.
-pub fn deployer_role_name(environment: &str) -> String {
-    format!("bokbasen-deployer-{environment}")
-}
-
-/// The deployer role's ARN in an environment account (partition `aws`): what
-/// a service's `deploy_role_arn` for that environment is.
-pub fn deployer_role_arn(account_id: &str, environment: &str) -> String {
-    format!("arn:aws:iam::{account_id}:role{ROLE_PATH}{}", deployer_role_name(environment))
-}
-
-/// `bokbasen-devops-test`.
-pub fn devops_role_name(environment: &str) -> String {
-    format!("bokbasen-devops-{environment}")
-}
-
 /// The AWS managed policy the DevOps role gets.
 pub fn read_only_policy_arn(region: &Region) -> String {
     format!("arn:{}:iam::aws:policy/ReadOnlyAccess", region.partition)
@@ -115,8 +96,9 @@ pub fn deployer_role(target: &DeployTarget, region: &Region) -> RoleDocuments {
 fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
     let env = &target.environment;
     let account = target.account_id.as_str();
-    let project = region.arn("codebuild", account, &format!("project/*-{env}-*"));
-    let project_role = format!("arn:{}:iam::{account}:role{ROLE_PATH}*-{env}-cb", region.partition);
+    let project = region.arn("codebuild", account, &format!("project/{}", environment_projects_glob(env)));
+    let project_role =
+        format!("arn:{}:iam::{account}:role{ROLE_PATH}{}", region.partition, environment_roles_glob(env));
     let mut statements = vec![
         allow("RunEnvironmentProjects", &["codebuild:StartBuild", "codebuild:BatchGetBuilds"], vec![project.clone()]),
         allow(
@@ -148,17 +130,11 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
         pass_role("PassProjectRoles", vec![project_role], "codebuild.amazonaws.com"),
     ];
     // Migrations and smoke tests read the environment's configuration of any service.
-    let parameters = ConfigLocation {
-        prefix: target.config_prefix.clone(),
-        separator: target.config_separator.clone(),
-        service: "*".into(),
-        environment: env.clone(),
-    }
-    .path();
+    let parameters = environment_parameters_glob(&target.config_prefix, &target.config_separator, env);
     statements.push(allow(
         "ReadEnvironmentConfig",
         &["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-        vec![region.arn("ssm", account, &format!("parameter{parameters}/*"))],
+        vec![region.arn("ssm", account, &format!("parameter{parameters}"))],
     ));
     statements.push(json!({
         "Sid": "DecryptEnvironmentSecrets",

@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
+use crate::checks::{check_account_id, check_bucket_name, check_role_arn, tag_problems};
+use crate::names::{check_environment_name, check_service_name};
 use crate::shape::REPOSITORY_URI_VARIABLE;
 use crate::{Kind, ServiceSpec};
 
@@ -61,38 +63,15 @@ fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).expect("valid regex")
 }
 
-static SERVICE_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"));
-static ENVIRONMENT_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$"));
-static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{12}$"));
-static ROLE_ARN: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$"));
 static CONNECTION_ARN: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"^arn:aws(-[a-z]+)*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[A-Za-z0-9-]+$")
 });
 static TOPIC_ARN: LazyLock<Regex> =
     LazyLock::new(|| regex(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"));
 static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"));
-static BUCKET: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"));
 static COMPUTE_TYPE: LazyLock<Regex> = LazyLock::new(|| regex(r"^BUILD_[A-Z0-9_]+$"));
 static VARIABLE: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z_][A-Za-z0-9_]*$"));
 static PARAMETER: LazyLock<Regex> = LazyLock::new(|| regex(r"^/[A-Za-z0-9_.\-/]{1,1010}$"));
-
-/// A service name as every bokbasen resource names it: it becomes part of
-/// pipeline, project, role, repository and parameter names.
-pub fn check_service_name(name: &str) -> Result<(), String> {
-    if SERVICE_NAME.is_match(name) {
-        return Ok(());
-    }
-    Err(format!("{name:?} is not a service name: use 1–40 lowercase letters, digits and `-`, starting with a letter and not ending with `-`, e.g. `ebook-api`."))
-}
-
-/// An environment name (`test`, `stage`, `production`).
-pub fn check_environment_name(name: &str) -> Result<(), String> {
-    if ENVIRONMENT_NAME.is_match(name) {
-        return Ok(());
-    }
-    Err(format!("{name:?} is not an environment name: 1–20 lowercase letters, digits and `-`, e.g. `test`."))
-}
 
 /// Every problem with `spec`; empty when it can be planned.
 pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
@@ -121,14 +100,8 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
     if spec.source.branch.trim().is_empty() {
         fail(source.and("branch"), "The branch must not be empty.".to_string());
     }
-    if !BUCKET.is_match(&spec.artifact_bucket) || spec.artifact_bucket.contains("..") {
-        fail(
-            FieldPath::field("artifact_bucket"),
-            format!(
-                "{:?} is not an S3 bucket name: 3–63 lowercase letters, digits, `.` and `-`.",
-                spec.artifact_bucket
-            ),
-        );
+    if let Err(message) = check_bucket_name(&spec.artifact_bucket) {
+        fail(FieldPath::field("artifact_bucket"), message);
     }
 
     let build = FieldPath::field("build");
@@ -188,13 +161,9 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
             "List at least one Flyway location, e.g. `filesystem:db/migration`.".to_string(),
         );
     }
-    for key in spec.tags.keys() {
-        if key.to_ascii_lowercase().starts_with("aws:") {
-            fail(
-                FieldPath::field("tags").then(FieldStep::Key(key.clone())),
-                format!("Tag key {key:?} uses the `aws:` prefix, which AWS reserves."),
-            );
-        }
+    for (key, message) in tag_problems(&spec.tags) {
+        let path = FieldPath::field("tags");
+        fail(key.map_or(path.clone(), |key| path.then(FieldStep::Key(key))), message);
     }
 
     if spec.environments.is_empty() {
@@ -211,19 +180,23 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
         } else if !seen.insert(env.name.as_str()) {
             fail(path.and("name"), format!("Environment {:?} is declared twice; names must be unique.", env.name));
         }
-        if !ACCOUNT_ID.is_match(&env.account_id) {
-            fail(path.and("account_id"), format!("{:?} is not a 12-digit AWS account ID.", env.account_id));
-        }
-        match ROLE_ARN.captures(&env.deploy_role_arn) {
-            None => fail(path.and("deploy_role_arn"), format!("{:?} is not an IAM role ARN.", env.deploy_role_arn)),
-            Some(captures) if ACCOUNT_ID.is_match(&env.account_id) && captures[2] != env.account_id => fail(
+        let account_ok = match check_account_id(&env.account_id) {
+            Ok(()) => true,
+            Err(message) => {
+                fail(path.and("account_id"), message);
+                false
+            }
+        };
+        match check_role_arn(&env.deploy_role_arn) {
+            Err(message) => fail(path.and("deploy_role_arn"), message),
+            Ok(account) if account_ok && account != env.account_id => fail(
                 path.and("deploy_role_arn"),
                 format!(
-                    "The role is in account {}, but environment {:?} is account {}.",
-                    &captures[2], env.name, env.account_id
+                    "The role is in account {account}, but environment {:?} is account {}.",
+                    env.name, env.account_id
                 ),
             ),
-            Some(_) => {}
+            Ok(_) => {}
         }
         if env.migrate && spec.kind == Kind::StaticSite {
             fail(path.and("migrate"), "A static_site has no database to migrate.".to_string());

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use bokbasen_pipeline::target::ROLE_PATH;
+use bokbasen_pipeline::names::ROLE_PATH;
 use bokbasen_pipeline::RoleDocuments;
 
 use super::{failed, invalid, AwsContext, Step};

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use bokbasen_pipeline::check_environment_name;
-use bokbasen_pipeline::target::{deployer_role_name, devops_role_name};
+use bokbasen_pipeline::names::{deployer_role_name, devops_role_name};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::roles::read_role;

@@ -9,9 +9,9 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use bokbasen_pipeline::parameters::{ConfigLocation, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
+use bokbasen_pipeline::names::{deployer_role_name, devops_role_name};
 use bokbasen_pipeline::target::{
-    deployer_role, deployer_role_name, devops_role, devops_role_name, observe_deployer, observe_devops,
-    read_only_policy_arn, DeployTarget, ObservedTarget,
+    deployer_role, devops_role, observe_deployer, observe_devops, read_only_policy_arn, DeployTarget, ObservedTarget,
 };
 use bokbasen_pipeline::{check_environment_name, Kind};
 use regex_lite::Regex;

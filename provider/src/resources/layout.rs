@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use bokbasen_pipeline::parameters::{tag_problems, ConfigLocation, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
+use bokbasen_pipeline::checks::tag_problems;
+use bokbasen_pipeline::parameters::{ConfigLocation, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsContext;

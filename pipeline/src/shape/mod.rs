@@ -3,221 +3,24 @@
 //! buildspec. The provider turns this into CodePipeline and CodeBuild
 //! requests; the order here is the order AWS gets, so plans never churn.
 
+mod buildspec;
+mod model;
+mod picture;
+
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
 
+use buildspec::buildspec;
+pub(crate) use buildspec::buildspec_commands;
+pub(crate) use model::{
+    target_placement, TargetPlace, FLYWAY_LOCATIONS_VARIABLE, REPOSITORY_URI_VARIABLE, RUNSCOPE_TRIGGER_VARIABLE,
+};
+pub use model::{
+    Action, ActionKind, PipelineShape, Project, ProjectPurpose, Stage, Variable, VariableValue, Where, BUILD_ARTIFACT,
+    SOURCE_ARTIFACT,
+};
+
+use crate::names::{build_project_name, environment_project_name};
 use crate::{Cache, Environment, Kind, ServiceSpec};
-
-/// Artifact names passed between actions.
-pub const SOURCE_ARTIFACT: &str = "source";
-pub const BUILD_ARTIFACT: &str = "build";
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PipelineShape {
-    pub name: String,
-    pub kind: Kind,
-    pub stages: Vec<Stage>,
-    /// Build first, then per environment in promotion order.
-    pub projects: Vec<Project>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stage {
-    pub name: String,
-    pub actions: Vec<Action>,
-}
-
-/// The account an action or project acts in.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Where {
-    /// The account that owns the pipeline.
-    Pipeline,
-    /// An environment's account, through its deploy role.
-    Environment(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Action {
-    pub name: String,
-    pub kind: ActionKind,
-    /// Actions of a stage run in this order, one after the other.
-    pub run_order: u32,
-    pub runs_in: Where,
-    pub input: Option<&'static str>,
-    pub output: Option<&'static str>,
-    /// CodePipeline action configuration, as AWS stores it.
-    pub configuration: BTreeMap<String, String>,
-}
-
-/// CodePipeline action types (category, owner, provider, version).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActionKind {
-    Source,
-    CodeBuild,
-    ManualApproval,
-    EcsDeploy,
-    S3Deploy,
-}
-
-impl ActionKind {
-    pub const ALL: [ActionKind; 5] = [
-        ActionKind::Source,
-        ActionKind::CodeBuild,
-        ActionKind::ManualApproval,
-        ActionKind::EcsDeploy,
-        ActionKind::S3Deploy,
-    ];
-
-    /// The kind of an AWS-owned action type, by its category and provider.
-    pub fn from_type(category: &str, provider: &str) -> Option<ActionKind> {
-        ActionKind::ALL.into_iter().find(|k| k.category() == category && k.provider() == provider)
-    }
-
-    pub fn category(self) -> &'static str {
-        match self {
-            ActionKind::Source => "Source",
-            ActionKind::CodeBuild => "Build",
-            ActionKind::ManualApproval => "Approval",
-            ActionKind::EcsDeploy | ActionKind::S3Deploy => "Deploy",
-        }
-    }
-
-    pub fn provider(self) -> &'static str {
-        match self {
-            ActionKind::Source => "CodeStarSourceConnection",
-            ActionKind::CodeBuild => "CodeBuild",
-            ActionKind::ManualApproval => "Manual",
-            ActionKind::EcsDeploy => "ECS",
-            ActionKind::S3Deploy => "S3",
-        }
-    }
-
-    pub fn owner(self) -> &'static str {
-        "AWS"
-    }
-
-    pub fn version(self) -> &'static str {
-        "1"
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProjectPurpose {
-    Build,
-    Migrate,
-    Deploy,
-    Invalidate,
-    SmokeTest,
-    Verify,
-}
-
-impl ProjectPurpose {
-    pub const ALL: [ProjectPurpose; 6] = [
-        ProjectPurpose::Build,
-        ProjectPurpose::Migrate,
-        ProjectPurpose::Deploy,
-        ProjectPurpose::Invalidate,
-        ProjectPurpose::SmokeTest,
-        ProjectPurpose::Verify,
-    ];
-
-    /// The name of the pipeline action that runs the project.
-    pub fn action(self) -> &'static str {
-        match self {
-            ProjectPurpose::Build => "Build",
-            ProjectPurpose::Migrate => "Migrate",
-            ProjectPurpose::Deploy => "Deploy",
-            ProjectPurpose::Invalidate => "Invalidate",
-            ProjectPurpose::SmokeTest => "SmokeTest",
-            ProjectPurpose::Verify => "Verify",
-        }
-    }
-
-    pub fn from_action(name: &str) -> Option<ProjectPurpose> {
-        ProjectPurpose::ALL.into_iter().find(|p| p.action() == name)
-    }
-
-    /// The last part of the project's name, e.g. `smoke-test`.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            ProjectPurpose::Build => "build",
-            ProjectPurpose::Migrate => "migrate",
-            ProjectPurpose::Deploy => "deploy",
-            ProjectPurpose::Invalidate => "invalidate",
-            ProjectPurpose::SmokeTest => "smoke-test",
-            ProjectPurpose::Verify => "verify",
-        }
-    }
-}
-
-/// A CodeBuild project the pipeline runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Project {
-    pub name: String,
-    pub purpose: ProjectPurpose,
-    pub runs_in: Where,
-    pub image: String,
-    pub compute_type: String,
-    /// Needed to build container images.
-    pub privileged: bool,
-    pub cache: Cache,
-    /// A path in the repository, or inline YAML.
-    pub buildspec: String,
-    pub variables: Vec<Variable>,
-}
-
-/// A CodeBuild environment variable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Variable {
-    pub name: String,
-    pub value: VariableValue,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VariableValue {
-    Plain(String),
-    /// Read from SSM Parameter Store by CodeBuild at run time; never stored.
-    Parameter(String),
-    /// The service's ECR repository URL, known once the repository exists.
-    RepositoryUrl,
-}
-
-/// The build's variable holding the ECR repository URL (container kinds).
-pub const REPOSITORY_URI_VARIABLE: &str = "REPOSITORY_URI";
-/// The migration's variable listing the Flyway locations, comma-separated.
-pub(crate) const FLYWAY_LOCATIONS_VARIABLE: &str = "FLYWAY_LOCATIONS";
-/// The smoke test's variable, read from SSM, holding the Runscope trigger URL.
-pub(crate) const RUNSCOPE_TRIGGER_VARIABLE: &str = "RUNSCOPE_TRIGGER_URL";
-
-/// Where each target field goes: a deploy action's configuration key, or a
-/// variable of a project bokbasen writes.
-pub(crate) fn target_placement(kind: Kind) -> &'static [(&'static str, TargetPlace)] {
-    use TargetPlace::{ActionConfiguration as Action, ProjectVariable as Variable};
-    match kind {
-        Kind::Fargate => &[("cluster", Action("ClusterName")), ("service", Action("ServiceName"))],
-        Kind::StaticSite => &[
-            ("bucket", Action("BucketName")),
-            ("distribution_id", Variable(ProjectPurpose::Invalidate, "DISTRIBUTION_ID")),
-        ],
-        Kind::Lambda => &[("function", Variable(ProjectPurpose::Deploy, "FUNCTION"))],
-        Kind::Batch => &[
-            ("job_definition", Variable(ProjectPurpose::Deploy, "JOB_DEFINITION")),
-            ("job_queue", Variable(ProjectPurpose::Deploy, "JOB_QUEUE")),
-        ],
-        Kind::ApiGateway => &[
-            ("api_id", Variable(ProjectPurpose::Deploy, "API_ID")),
-            ("stage", Variable(ProjectPurpose::Deploy, "STAGE")),
-        ],
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TargetPlace {
-    /// A key of the native deploy action's configuration.
-    ActionConfiguration(&'static str),
-    /// A plain variable of the environment's project with this purpose.
-    ProjectVariable(ProjectPurpose, &'static str),
-}
 
 /// Image for the steps bokbasen writes (AWS CLI, curl, jq).
 const TOOLS_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
@@ -305,7 +108,7 @@ fn build_project(spec: &ServiceSpec) -> Project {
         variables.push(Variable { name: REPOSITORY_URI_VARIABLE.into(), value: VariableValue::RepositoryUrl });
     }
     Project {
-        name: format!("{}-build", spec.name),
+        name: build_project_name(&spec.name),
         purpose: ProjectPurpose::Build,
         runs_in: Where::Pipeline,
         image: spec.build.image.clone(),
@@ -354,7 +157,7 @@ impl EnvironmentStage<'_> {
 
     fn codebuild(&mut self, step: Step<'_>) {
         let project = Project {
-            name: format!("{}-{}-{}", self.spec.name, self.env.name, step.purpose.suffix()),
+            name: environment_project_name(&self.spec.name, &self.env.name, step.purpose),
             purpose: step.purpose,
             runs_in: self.here.clone(),
             image: step.image.to_string(),
@@ -509,95 +312,4 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         });
     }
     (Stage { name: env.name.clone(), actions: stage.actions }, stage.projects)
-}
-
-/// An inline buildspec running `commands` in its build phase.
-fn buildspec(commands: &[&str]) -> String {
-    let mut yaml = String::from("version: 0.2\nphases:\n  build:\n    commands:\n");
-    for command in commands {
-        let _ = writeln!(yaml, "      - {}", yaml_string(command));
-    }
-    yaml
-}
-
-/// The commands of a buildspec written by [`buildspec`]; `None` for any
-/// other buildspec (edited by hand, or not ours).
-pub(crate) fn buildspec_commands(yaml: &str) -> Option<Vec<String>> {
-    let body = yaml.strip_prefix("version: 0.2\nphases:\n  build:\n    commands:\n")?;
-    body.lines()
-        .map(|line| {
-            let quoted = line.strip_prefix("      - \"")?.strip_suffix('"')?;
-            let mut command = String::new();
-            let mut chars = quoted.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => command.push(chars.next()?),
-                    '"' => return None,
-                    c => command.push(c),
-                }
-            }
-            Some(command)
-        })
-        .collect()
-}
-
-/// A YAML double-quoted scalar.
-fn yaml_string(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
-    format!("\"{escaped}\"")
-}
-
-impl fmt::Display for Where {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Where::Pipeline => write!(f, "pipeline account"),
-            Where::Environment(env) => write!(f, "{env} account"),
-        }
-    }
-}
-
-impl fmt::Display for PipelineShape {
-    /// A readable picture of the pipeline, used by golden tests and the generator.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "pipeline {} ({})", self.name, self.kind.name())?;
-        for stage in &self.stages {
-            writeln!(f, "stage {}", stage.name)?;
-            for action in &stage.actions {
-                let input = action.input.map(|i| format!(" <- {i}")).unwrap_or_default();
-                let output = action.output.map(|o| format!(" -> {o}")).unwrap_or_default();
-                writeln!(
-                    f,
-                    "  {}. {} [{}/{}] in {}{input}{output}",
-                    action.run_order,
-                    action.name,
-                    action.kind.category(),
-                    action.kind.provider(),
-                    action.runs_in
-                )?;
-                for (key, value) in &action.configuration {
-                    writeln!(f, "       {key} = {value}")?;
-                }
-            }
-        }
-        for project in &self.projects {
-            writeln!(f, "project {} ({:?}, in {})", project.name, project.purpose, project.runs_in)?;
-            writeln!(
-                f,
-                "  image {} {} privileged={} cache={:?}",
-                project.image, project.compute_type, project.privileged, project.cache
-            )?;
-            for variable in &project.variables {
-                let value = match &variable.value {
-                    VariableValue::Plain(v) => format!("= {v}"),
-                    VariableValue::Parameter(p) => format!("<- ssm {p}"),
-                    VariableValue::RepositoryUrl => "<- ECR repository URL".to_string(),
-                };
-                writeln!(f, "  env {} {value}", variable.name)?;
-            }
-            for line in project.buildspec.lines() {
-                writeln!(f, "  | {line}")?;
-            }
-        }
-        Ok(())
-    }
 }
