@@ -24,6 +24,7 @@ use include_dir::{include_dir, Dir};
 use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputSpec;
+use crate::language::Language;
 
 static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates");
 
@@ -224,7 +225,7 @@ impl Parts {
                 bail!("{path}: template files and partials end in {TEMPLATE_SUFFIX}");
             };
             if path.starts_with(&file_prefix) {
-                crate::render::Language::of(name)?;
+                Language::of(name)?;
             }
             check_escaped(&path, &text)?;
             into.insert(name.to_string(), text);

@@ -4,77 +4,18 @@
 //! inside double quotes; the escape keeps them there, so no input can end
 //! the string and write code (`"`, `\`, newlines, and HCL's `${`/`%{`
 //! interpolation are all escaped). Templates cannot opt out: `{{{ }}}` is
-//! refused when the catalogue loads.
+//! refused when the catalogue loads. Which language a file is, and its
+//! escape, is `crate::language`'s.
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use handlebars::{handlebars_helper, Handlebars};
 use serde_json::{json, Value};
 
 use crate::catalogue::Template;
 use crate::inputs::Values;
-
-/// The language of a rendered file, from its extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Language {
-    Hcl,
-    Yaml,
-    Markdown,
-}
-
-impl Language {
-    pub fn of(path: &str) -> Result<Language> {
-        let extension = path.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
-        Ok(match extension {
-            "tf" | "tfvars" => Language::Hcl,
-            "yml" | "yaml" => Language::Yaml,
-            "md" => Language::Markdown,
-            _ => bail!(
-                "{path}: templates render .tf, .tfvars, .yml, .yaml and .md files; the escape of others is unknown"
-            ),
-        })
-    }
-}
-
-/// The contents of an HCL quoted string.
-pub fn escape_hcl(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // `${` and `%{` start interpolation and directives; doubling the sigil makes them literal.
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                out.push(c);
-                out.push(c);
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The contents of a YAML double-quoted scalar.
-pub fn escape_yaml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::language::Language;
 
 /// The terraform module source of one of bokbasen's modules under `base`,
 /// keeping a query (`?ref=v0.1.0`) at the end: `git::…//modules?ref=x` →
@@ -106,9 +47,9 @@ impl<'t> Renderer<'t> {
     pub fn new(template: &'t Template) -> Result<Renderer<'t>> {
         let mut renderer = Renderer {
             template,
-            hcl: registry(escape_hcl),
-            yaml: registry(escape_yaml),
-            markdown: registry(|s: &str| s.to_string()),
+            hcl: registry(Language::Hcl.escape()),
+            yaml: registry(Language::Yaml.escape()),
+            markdown: registry(Language::Markdown.escape()),
         };
         for (name, source) in &template.partials {
             for language in [Language::Hcl, Language::Yaml, Language::Markdown] {
