@@ -17,12 +17,12 @@ mod spec;
 pub mod target;
 mod validate;
 
-pub use names::{check_environment_name, check_service_name};
-pub use policy::{build_role, environment_role, pipeline_role, Region, RoleDocuments};
+pub use names::{check_environment_name, check_service_name, ProjectPurpose};
+pub use policy::{build_role, environment_role, image_lifecycle, pipeline_role, Region, RoleDocuments};
 pub use recover::{project_name, recover, NotOurs, Observed};
 pub use shape::{
-    shape, Action, ActionKind, PipelineShape, Project, ProjectPurpose, Stage, Variable, VariableValue, Where,
-    BUILD_ARTIFACT, SOURCE_ARTIFACT,
+    shape, Action, ActionKind, PipelineShape, Project, Stage, Variable, VariableValue, Where, BUILD_ARTIFACT,
+    SOURCE_ARTIFACT,
 };
 pub use spec::{Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source};
 pub use validate::{validate, FieldPath, FieldStep, SpecError};

@@ -25,7 +25,56 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use crate::shape::ProjectPurpose;
+/// The steps a pipeline runs as CodeBuild projects, with what their action
+/// and project are called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectPurpose {
+    Build,
+    Migrate,
+    Deploy,
+    Invalidate,
+    SmokeTest,
+    Verify,
+}
+
+impl ProjectPurpose {
+    pub const ALL: [ProjectPurpose; 6] = [
+        ProjectPurpose::Build,
+        ProjectPurpose::Migrate,
+        ProjectPurpose::Deploy,
+        ProjectPurpose::Invalidate,
+        ProjectPurpose::SmokeTest,
+        ProjectPurpose::Verify,
+    ];
+
+    /// The name of the pipeline action that runs the project.
+    pub fn action(self) -> &'static str {
+        match self {
+            ProjectPurpose::Build => "Build",
+            ProjectPurpose::Migrate => "Migrate",
+            ProjectPurpose::Deploy => "Deploy",
+            ProjectPurpose::Invalidate => "Invalidate",
+            ProjectPurpose::SmokeTest => "SmokeTest",
+            ProjectPurpose::Verify => "Verify",
+        }
+    }
+
+    pub fn from_action(name: &str) -> Option<ProjectPurpose> {
+        ProjectPurpose::ALL.into_iter().find(|p| p.action() == name)
+    }
+
+    /// The last part of the project's name, e.g. `smoke-test`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            ProjectPurpose::Build => "build",
+            ProjectPurpose::Migrate => "migrate",
+            ProjectPurpose::Deploy => "deploy",
+            ProjectPurpose::Invalidate => "invalidate",
+            ProjectPurpose::SmokeTest => "smoke-test",
+            ProjectPurpose::Verify => "verify",
+        }
+    }
+}
 
 /// IAM path of every role bokbasen creates.
 pub const ROLE_PATH: &str = "/bokbasen/";

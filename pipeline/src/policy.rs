@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::names::{artifact_folder, cache_location, log_group, pipeline_name, repository_name};
-use crate::shape::{PipelineShape, ProjectPurpose, VariableValue, Where};
+use crate::names::{artifact_folder, cache_location, log_group, pipeline_name, repository_name, ProjectPurpose};
+use crate::shape::{PipelineShape, VariableValue, Where};
 use crate::{Cache, Environment, Kind, ServiceSpec};
 
 /// Where ARNs point: the partition and region of the pipeline.
@@ -42,7 +42,8 @@ pub(crate) fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Valu
 }
 
 impl Region {
-    pub(crate) fn arn(&self, service: &str, account: &str, resource: &str) -> String {
+    /// `arn:{partition}:{service}:{region}:{account}:{resource}`.
+    pub fn arn(&self, service: &str, account: &str, resource: &str) -> String {
         format!("arn:{}:{service}:{}:{account}:{resource}", self.partition, self.region)
     }
 
@@ -208,4 +209,20 @@ pub fn environment_role(
         ));
     }
     Some(RoleDocuments { trust: trust("codebuild.amazonaws.com"), policy: policy(statements) })
+}
+
+/// Images kept in a service's ECR repository; older ones expire.
+const KEEP_IMAGES: u32 = 50;
+
+/// The lifecycle policy of a service's ECR repository: keep the last
+/// [`KEEP_IMAGES`] images.
+pub fn image_lifecycle() -> Value {
+    json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("Keep the last {KEEP_IMAGES} images"),
+            "selection": { "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES },
+            "action": { "type": "expire" }
+        }]
+    })
 }

@@ -6,14 +6,18 @@
 //! - [`framework`]: schema, diagnostics, typed resource and data-source traits;
 //! - [`plugin`]: go-plugin handshake, mTLS, the tfplugin5 gRPC service;
 //! - [`aws`]: AWS SDK configuration shared by every resource;
-//! - [`provider`], [`data_sources`], [`resources`]: what bokbasen offers;
+//! - [`types`]: what bokbasen offers, one module per Terraform type with its
+//!   resource and data source, sharing rules only through [`types::shared`];
+//! - [`provider`]: the provider block, which registers the types;
 //! - [`docs`]: the registry documentation, rendered from the schemas.
+//!
+//! ARCHITECTURE.md states which module may import which; `tests/layers.rs`
+//! in the workspace keeps that true.
 
 pub mod aws;
-pub mod data_sources;
 pub mod docs;
 pub mod framework;
 pub mod plugin;
 pub mod provider;
-pub mod resources;
+pub mod types;
 pub mod value;

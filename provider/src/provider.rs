@@ -2,17 +2,18 @@
 //! becomes an [`AwsContext`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use regex_lite::Regex;
+use bokbasen_pipeline::checks::{check_region, check_role_arn, check_session_name};
 use serde::Deserialize;
 
 use crate::aws::{AssumeRole, AwsContext, AwsSettings, DEFAULT_SESSION_NAME};
 use crate::framework::{
     AnyDataSource, AnyResource, Attr, Attribute, Block, Diagnostics, NestedBlock, Nesting, Provider, Schema,
 };
+use crate::types::shared::{check_external_id_at, check_tags};
 use crate::value::{AttributePath, Type};
 
 /// Services whose endpoint can be overridden in `endpoints {}`.
@@ -32,17 +33,6 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "ssm",
     "sts",
 ];
-
-// Patterns of the values AWS accepts, compiled once.
-static REGION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$").expect("valid regex"));
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$").expect("valid regex")
-});
-static SESSION_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@_-]{2,64}$").expect("valid regex"));
-static EXTERNAL_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$").expect("valid regex"));
 
 const MAX_RETRIES_LIMIT: i64 = 25;
 const MIN_ROLE_DURATION: Duration = Duration::from_secs(15 * 60);
@@ -136,19 +126,19 @@ impl Provider for BokbasenProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn AnyResource<AwsContext>>> {
-        crate::resources::all()
+        crate::types::resources()
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn AnyDataSource<AwsContext>>> {
-        crate::data_sources::all()
+        crate::types::data_sources()
     }
 }
 
 /// Checks known values; unknown ones are checked when they become known.
 fn validate(config: &ProviderConfig, diags: &mut Diagnostics) {
     let root = AttributePath::root();
-    if let Some(region) = config.region.known() {
-        check_region(region, &root.attribute("region"), diags);
+    if let Some(Err(message)) = config.region.known().map(|region| check_region(region)) {
+        diags.attribute_error(root.attribute("region"), "Invalid region", message);
     }
     if let Some(profile) = config.profile.known() {
         if profile.trim().is_empty() {
@@ -180,36 +170,21 @@ fn validate(config: &ProviderConfig, diags: &mut Diagnostics) {
     }
     if let Some(role) = config.assume_role.known() {
         let path = root.attribute("assume_role");
-        if let Some(arn) = role.role_arn.known() {
-            check_role_arn(arn, &path.attribute("role_arn"), diags);
+        if let Some(Err(message)) = role.role_arn.known().map(|arn| check_role_arn(arn)) {
+            diags.attribute_error(path.attribute("role_arn"), "Invalid role ARN", message);
         }
-        if let Some(name) = role.session_name.known() {
-            check_session_name(name, &path.attribute("session_name"), diags);
+        if let Some(Err(message)) = role.session_name.known().map(|name| check_session_name(name)) {
+            diags.attribute_error(path.attribute("session_name"), "Invalid session name", message);
         }
-        if let Some(external_id) = role.external_id.known() {
-            check_external_id(external_id, &path.attribute("external_id"), diags);
-        }
+        check_external_id_at(&role.external_id, &path.attribute("external_id"), diags);
         if let Some(duration) = role.duration.known() {
             if let Err(message) = parse_role_duration(duration) {
                 diags.attribute_error(path.attribute("duration"), "Invalid duration", message);
             }
         }
     }
-    if let Some(tags) = config.default_tags.known().and_then(|d| d.tags.known()) {
-        let path = root.attribute("default_tags").attribute("tags");
-        for (key, value) in tags {
-            check_tag(key, value.known().map(String::as_str), &path.key(key), diags);
-        }
-    }
-}
-
-fn check_region(region: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    if !REGION.is_match(region) {
-        diags.attribute_error(
-            path.clone(),
-            "Invalid region",
-            format!("{region:?} is not an AWS region name; use a name such as `eu-north-1` or `us-east-1`."),
-        );
+    if let Some(default_tags) = config.default_tags.known() {
+        check_tags(&default_tags.tags, &root.attribute("default_tags").attribute("tags"), diags);
     }
 }
 
@@ -227,59 +202,6 @@ fn check_url(url: &str, path: &AttributePath, diags: &mut Diagnostics) {
             path.clone(),
             "Invalid endpoint URL",
             format!("{url:?} is not a usable endpoint URL ({problem}); use a URL such as `https://sts.eu-north-1.amazonaws.com` or `http://127.0.0.1:5000`."),
-        );
-    }
-}
-
-fn check_role_arn(arn: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    if !ROLE_ARN.is_match(arn) {
-        diags.attribute_error(
-            path.clone(),
-            "Invalid role ARN",
-            format!("{arn:?} is not an IAM role ARN; it should look like `arn:aws:iam::222222222222:role/deploy`."),
-        );
-    }
-}
-
-fn check_session_name(name: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    if !SESSION_NAME.is_match(name) {
-        diags.attribute_error(
-            path.clone(),
-            "Invalid session name",
-            format!("{name:?} is not a valid session name: use 2–64 characters of letters, digits and `+=,.@_-`."),
-        );
-    }
-}
-
-/// The value is sensitive: the message describes it without quoting it.
-pub(crate) fn check_external_id(external_id: &str, path: &AttributePath, diags: &mut Diagnostics) {
-    if !EXTERNAL_ID.is_match(external_id) {
-        diags.attribute_error(
-            path.clone(),
-            "Invalid external ID",
-            format!(
-                "The external ID ({} characters) must be 2–1224 characters of letters, digits and `+=,.@:/_-`.",
-                external_id.chars().count()
-            ),
-        );
-    }
-}
-
-fn check_tag(key: &str, value: Option<&str>, path: &AttributePath, diags: &mut Diagnostics) {
-    if key.to_ascii_lowercase().starts_with("aws:") {
-        diags.attribute_error(
-            path.clone(),
-            "Invalid tag key",
-            format!("Tag key {key:?} uses the `aws:` prefix, which AWS reserves."),
-        );
-    } else if key.is_empty() || key.chars().count() > 128 {
-        diags.attribute_error(path.clone(), "Invalid tag key", format!("Tag key {key:?} must be 1–128 characters."));
-    }
-    if value.is_some_and(|v| v.chars().count() > 256) {
-        diags.attribute_error(
-            path.clone(),
-            "Invalid tag value",
-            format!("The value of tag {key:?} is longer than 256 characters."),
         );
     }
 }

@@ -15,11 +15,10 @@ pub(crate) use model::{
     target_placement, TargetPlace, FLYWAY_LOCATIONS_VARIABLE, REPOSITORY_URI_VARIABLE, RUNSCOPE_TRIGGER_VARIABLE,
 };
 pub use model::{
-    Action, ActionKind, PipelineShape, Project, ProjectPurpose, Stage, Variable, VariableValue, Where, BUILD_ARTIFACT,
-    SOURCE_ARTIFACT,
+    Action, ActionKind, PipelineShape, Project, Stage, Variable, VariableValue, Where, BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 
-use crate::names::{build_project_name, environment_project_name};
+use crate::names::{build_project_name, environment_project_name, pipeline_name, ProjectPurpose};
 use crate::{Cache, Environment, Kind, ServiceSpec};
 
 /// Image for the steps bokbasen writes (AWS CLI, curl, jq).
@@ -78,7 +77,7 @@ pub fn shape(spec: &ServiceSpec) -> PipelineShape {
         stages.push(stage);
         projects.extend(env_projects);
     }
-    PipelineShape { name: spec.name.clone(), kind: spec.kind, stages, projects }
+    PipelineShape { name: pipeline_name(&spec.name), kind: spec.kind, stages, projects }
 }
 
 fn codebuild_action(

@@ -2,13 +2,21 @@
 //! provider block (region, profile, endpoint overrides, assumed role,
 //! retries), and a client per service on demand.
 //!
+//! One module per AWS service holds its calls (`roles` for IAM,
+//! `parameters` for SSM, `codebuild`, `codepipeline`, `ecr`), and `tags`
+//! the tag rules they share. Nothing here knows Terraform's types.
+//!
 //! Credentials come from the standard AWS chain (environment, shared config
 //! and credentials files, SSO, web identity as HCP Terraform's dynamic
 //! credentials use, container and instance metadata); `assume_role` then
 //! exchanges them via STS for the target account's role.
 
+pub mod codebuild;
+pub mod codepipeline;
+pub mod ecr;
 pub mod parameters;
 pub mod roles;
+pub mod tags;
 
 use std::collections::BTreeMap;
 use std::fmt::Display;

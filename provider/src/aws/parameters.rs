@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 use bokbasen_pipeline::parameters::Tier;
 
+use super::tags::TagChanges;
 use super::{failed, invalid, AwsContext, Step};
 
 /// A parameter found under a path. `value` is `None` for SecureStrings:
@@ -150,6 +151,7 @@ pub async fn delete(aws: &AwsContext, names: &[String]) -> Step {
     Ok(())
 }
 
+/// The tags of the parameter `name`.
 pub async fn tags(aws: &AwsContext, name: &str) -> Step<BTreeMap<String, String>> {
     let listed = aws
         .ssm()
@@ -162,35 +164,30 @@ pub async fn tags(aws: &AwsContext, name: &str) -> Step<BTreeMap<String, String>
     Ok(listed.tag_list.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect())
 }
 
-/// Makes the tags of `name` exactly `wanted`, given its `current` tags.
-pub async fn sync_tags(
-    aws: &AwsContext,
-    name: &str,
-    current: &BTreeMap<String, String>,
-    wanted: &BTreeMap<String, String>,
-) -> Step {
-    let stale: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
-    if !stale.is_empty() {
+/// Makes the tags of `name` exactly `wanted`.
+pub async fn sync_tags(aws: &AwsContext, name: &str, wanted: &BTreeMap<String, String>) -> Step {
+    let changes = TagChanges::between(&tags(aws, name).await?, wanted);
+    if !changes.remove.is_empty() {
         aws.ssm()
             .remove_tags_from_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
             .resource_id(name)
-            .set_tag_keys(Some(stale))
+            .set_tag_keys(Some(changes.remove))
             .send()
             .await
             .map_err(failed(format!("removing tags of parameter {name}")))?;
     }
-    let changed: Vec<Tag> = wanted
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("SSM tag")))
-        .collect::<Step<_>>()?;
-    if !changed.is_empty() {
+    if !changes.set.is_empty() {
+        let set = changes
+            .set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("SSM tag")))
+            .collect::<Step<_>>()?;
         aws.ssm()
             .add_tags_to_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
             .resource_id(name)
-            .set_tags(Some(changed))
+            .set_tags(Some(set))
             .send()
             .await
             .map_err(failed(format!("tagging parameter {name}")))?;

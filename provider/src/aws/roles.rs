@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use bokbasen_pipeline::names::ROLE_PATH;
 use bokbasen_pipeline::RoleDocuments;
 
+use super::tags::TagChanges;
 use super::{failed, invalid, AwsContext, Step};
 
 /// The name of the one inline policy of every role.
@@ -71,6 +72,7 @@ async fn attached_policies(aws: &AwsContext, name: &str) -> Step<Vec<String>> {
     Ok(listed.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
+/// The ARN of the role `name`, or `None` when it does not exist.
 pub async fn role_arn(aws: &AwsContext, name: &str) -> Step<Option<String>> {
     match aws.iam().get_role().role_name(name).send().await {
         Ok(found) => Ok(found.role.map(|r| r.arn)),
@@ -79,6 +81,14 @@ pub async fn role_arn(aws: &AwsContext, name: &str) -> Step<Option<String>> {
     }
 }
 
+fn iam_tags(tags: &BTreeMap<String, String>) -> Step<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(invalid("IAM tag")))
+        .collect()
+}
+
+/// Makes the role `name` match `docs`, `tags` and `managed_policies`,
+/// creating it when it does not exist; returns its ARN.
 pub async fn ensure_role(
     aws: &AwsContext,
     name: &str,
@@ -88,28 +98,27 @@ pub async fn ensure_role(
 ) -> Step<String> {
     let iam = aws.iam();
     let trust = docs.trust.to_string();
-    let iam_tags = tags
-        .iter()
-        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(invalid("IAM tag")))
-        .collect::<Step<Vec<_>>>()?;
     let arn = match iam.get_role().role_name(name).send().await {
         Ok(found) => {
             let (arn, current) = found.role.map(|r| (r.arn, r.tags.unwrap_or_default())).unwrap_or_default();
-            let stale: Vec<String> = current.into_iter().map(|t| t.key).filter(|k| !tags.contains_key(k)).collect();
-            if !stale.is_empty() {
+            let current = current.into_iter().map(|t| (t.key, t.value)).collect();
+            let changes = TagChanges::between(&current, tags);
+            if !changes.remove.is_empty() {
                 iam.untag_role()
                     .role_name(name)
-                    .set_tag_keys(Some(stale))
+                    .set_tag_keys(Some(changes.remove))
                     .send()
                     .await
                     .map_err(failed(format!("untagging IAM role {name}")))?;
             }
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags))
-                .send()
-                .await
-                .map_err(failed(format!("tagging IAM role {name}")))?;
+            if !changes.set.is_empty() {
+                iam.tag_role()
+                    .role_name(name)
+                    .set_tags(Some(iam_tags(&changes.set)?))
+                    .send()
+                    .await
+                    .map_err(failed(format!("tagging IAM role {name}")))?;
+            }
             iam.update_assume_role_policy()
                 .role_name(name)
                 .policy_document(&trust)
@@ -127,7 +136,7 @@ pub async fn ensure_role(
                 .role_name(name)
                 .path(ROLE_PATH)
                 .assume_role_policy_document(&trust)
-                .set_tags(Some(iam_tags))
+                .set_tags(Some(iam_tags(tags)?))
                 .send()
                 .await
                 .map_err(failed(format!("creating IAM role {name}")))?;
@@ -161,6 +170,7 @@ pub async fn ensure_role(
     Ok(arn)
 }
 
+/// Deletes the role `name` with its policies; already gone is fine.
 pub async fn remove_role(aws: &AwsContext, name: &str) -> Step {
     let iam = aws.iam();
     let gone = |err: &aws_sdk_iam::error::SdkError<_>| -> bool {

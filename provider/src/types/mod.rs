@@ -1,25 +1,23 @@
-//! Managed resources, one module each.
+//! What bokbasen offers Terraform: one module per type (`bokbasen_<type>`),
+//! holding its resource and its data source side by side.
+//!
+//! Types share rules only through [`shared`]; a type never imports another
+//! type, and nothing here imports the provider block above it.
 
 use std::sync::Arc;
 
 use crate::aws::AwsContext;
-use crate::framework::{resource, AnyResource};
+use crate::framework::{data_source, resource, AnyDataSource, AnyResource};
 
-use crate::aws::Step;
-
-/// What a failed create says about removing what it made: the rule is that
-/// a failed create leaves no orphans, or says plainly that it may have.
-pub fn cleanup_note(cleanup: Step) -> String {
-    match cleanup {
-        Ok(()) => "Everything created by this attempt was removed again.".to_string(),
-        Err(err) => format!(
-            "Removing what was created also failed ({err}); parts may remain. Run the apply again to complete it, or remove them by hand."
-        ),
-    }
-}
+pub mod caller_identity;
+pub mod deploy_target;
+pub mod service_config;
+pub mod service_pipeline;
+pub mod service_secret;
+pub mod shared;
 
 /// Every resource type the provider offers.
-pub fn all() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
+pub fn resources() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
     vec![
         resource(service_pipeline::ServicePipeline),
         resource(service_config::ServiceConfig),
@@ -28,8 +26,11 @@ pub fn all() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
     ]
 }
 
-pub mod deploy_target;
-pub mod layout;
-pub mod service_config;
-pub mod service_pipeline;
-pub mod service_secret;
+/// Every data source the provider offers.
+pub fn data_sources() -> Vec<Arc<dyn AnyDataSource<AwsContext>>> {
+    vec![
+        data_source(caller_identity::CallerIdentity),
+        data_source(deploy_target::DeployTargetData),
+        data_source(service_config::ServiceConfigData),
+    ]
+}

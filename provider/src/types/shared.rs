@@ -1,16 +1,32 @@
-//! What the configuration, secret and deploy target resources (and data
-//! sources) share: the arguments that place a service's parameters in SSM, their
-//! checks with attribute paths, and tags over the provider's defaults.
+//! What the types (and the provider block) share, in Terraform's terms: the
+//! arguments that place a service's parameters in SSM with their checks and
+//! import IDs, tags and external IDs checked at their attribute paths, maps
+//! between state and plain values, and what a failed create says about what
+//! it made. The rules themselves live in `bokbasen_pipeline` (`checks`,
+//! `parameters`); this module only puts them at attribute paths.
+//!
+//! A leaf of the top layer: it imports no type and not the provider.
 
 use std::collections::BTreeMap;
 
-use bokbasen_pipeline::checks::tag_problems;
+use bokbasen_pipeline::checks::{check_external_id, tag_problems};
 use bokbasen_pipeline::parameters::{ConfigLocation, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::AwsContext;
+use crate::aws::Step;
 use crate::framework::{Attr, Attribute, Block, Diagnostics};
 use crate::value::{AttributePath, Type};
+
+/// What a failed create says about removing what it made: the rule is that
+/// a failed create leaves no orphans, or says plainly that it may have.
+pub fn cleanup_note(cleanup: Step) -> String {
+    match cleanup {
+        Ok(()) => "Everything created by this attempt was removed again.".to_string(),
+        Err(err) => format!(
+            "Removing what was created also failed ({err}); parts may remain. Run the apply again to complete it, or remove them by hand."
+        ),
+    }
+}
 
 /// The arguments that say where a service's parameters are.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -121,36 +137,25 @@ pub fn state_map(
     }
 }
 
-/// Checks known tags against Parameter Store's rules.
-pub fn check_tags(tags: &Attr<BTreeMap<String, Attr<String>>>, diags: &mut Diagnostics) {
+/// Checks known tags (at `path`, e.g. `tags`) against AWS's tag rules.
+pub fn check_tags(tags: &Attr<BTreeMap<String, Attr<String>>>, path: &AttributePath, diags: &mut Diagnostics) {
     let Attr::Known(items) = tags else { return };
     let known: BTreeMap<String, String> =
         items.iter().filter_map(|(k, v)| Some((k.clone(), v.known()?.clone()))).collect();
     for (key, message) in tag_problems(&known) {
-        let path = match key {
-            Some(key) => AttributePath::attr("tags").key(&key),
-            None => AttributePath::attr("tags"),
+        let at = match key {
+            Some(key) => path.key(&key),
+            None => path.clone(),
         };
-        diags.attribute_error(path, "Invalid tags", message);
+        diags.attribute_error(at, "Invalid tags", message);
     }
 }
 
-/// The tags a parameter gets: the provider's defaults under the resource's own.
-pub fn wanted_tags(aws: &AwsContext, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut tags = aws.default_tags.clone();
-    tags.extend(own.clone());
-    tags
-}
-
-/// The inverse of [`wanted_tags`]: a key equal to a default tag counts as
-/// the resource's own only when `prior` (its state) says so.
-pub fn own_tags(
-    aws: &AwsContext,
-    mut observed: BTreeMap<String, String>,
-    prior: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    observed.retain(|key, value| prior.contains_key(key) || aws.default_tags.get(key) != Some(value));
-    observed
+/// Checks a known external ID at `path`; the value is never quoted.
+pub fn check_external_id_at(external_id: &Attr<String>, path: &AttributePath, diags: &mut Diagnostics) {
+    if let Some(Err(message)) = external_id.known().map(|id| check_external_id(id)) {
+        diags.attribute_error(path.clone(), "Invalid external ID", message);
+    }
 }
 
 pub fn tags_attribute() -> Attribute {

@@ -28,7 +28,7 @@ impl DataSource for DeployTargetData {
     type State = DeployTargetDataState;
 
     fn type_name(&self) -> &'static str {
-        crate::resources::deploy_target::TYPE_NAME
+        super::TYPE_NAME
     }
 
     fn schema(&self) -> Schema {

@@ -7,21 +7,20 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::{computed_attributes, TYPE_NAME};
 use crate::aws::parameters;
 use crate::aws::AwsContext;
 use crate::framework::{Attr, Attribute, Block, DataSource, Diagnostics, Schema};
-use crate::resources::layout::{location_attributes, LocationArgs};
-use crate::resources::service_config::computed_attributes;
+use crate::types::shared::{location_attributes, LocationArgs};
 use crate::value::Type;
 
 pub struct ServiceConfigData;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ServiceConfigDataState {
-    pub service: Attr<String>,
-    pub environment: Attr<String>,
-    pub prefix: Attr<String>,
-    pub separator: Attr<String>,
+    /// `service`, `environment`, `prefix`, `separator`.
+    #[serde(flatten)]
+    pub location: LocationArgs,
     pub values: Attr<BTreeMap<String, String>>,
     pub secret_keys: Attr<Vec<String>>,
     pub id: Attr<String>,
@@ -36,7 +35,7 @@ impl DataSource for ServiceConfigData {
     type State = ServiceConfigDataState;
 
     fn type_name(&self) -> &'static str {
-        crate::resources::service_config::TYPE_NAME
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -50,7 +49,7 @@ impl DataSource for ServiceConfigData {
     }
 
     async fn validate(&self, config: &ServiceConfigDataState, diags: &mut Diagnostics) {
-        location_args(config).check(diags);
+        config.location.check(diags);
     }
 
     async fn read(
@@ -59,7 +58,7 @@ impl DataSource for ServiceConfigData {
         config: ServiceConfigDataState,
         diags: &mut Diagnostics,
     ) -> Option<ServiceConfigDataState> {
-        let location = location_args(&config).known()?;
+        let location = config.location.known()?;
         let stored = match parameters::list_path(aws, &location.path()).await {
             Ok(stored) => stored,
             Err(err) => {
@@ -81,26 +80,15 @@ impl DataSource for ServiceConfigData {
             }
         }
         secret_keys.sort();
+        let args = LocationArgs::from_location(&location);
         Some(ServiceConfigDataState {
-            service: Attr::Known(location.service.clone()),
-            environment: Attr::Known(location.environment.clone()),
-            prefix: Attr::Known(location.prefix.clone()),
-            separator: Attr::Known(location.separator.clone()),
+            id: args.id().into(),
+            location: args,
             values: Attr::Known(values),
             secret_keys: Attr::Known(secret_keys),
-            id: Attr::Known(format!("{}/{}", location.service, location.environment)),
             path: Attr::Known(location.path()),
             parameter_arns: Attr::Known(arns),
             spring_config_import: Attr::Known(location.spring_config_import()),
         })
-    }
-}
-
-fn location_args(state: &ServiceConfigDataState) -> LocationArgs {
-    LocationArgs {
-        service: state.service.clone(),
-        environment: state.environment.clone(),
-        prefix: state.prefix.clone(),
-        separator: state.separator.clone(),
     }
 }

@@ -9,29 +9,25 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-use bokbasen_pipeline::parameters::{check_arn_length, check_key, check_name, check_value, ConfigLocation, Tier};
+mod data_source;
+mod resource;
+
+use bokbasen_pipeline::parameters::{check_key, check_name, check_value, ConfigLocation, Tier};
+pub use data_source::ServiceConfigData;
+pub use resource::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use super::layout::{
-    check_tags, known_map, location_attributes, own_tags, parse_id, state_map, tags_attribute, wanted_tags,
-    LocationArgs,
-};
-use crate::aws::parameters::{self, Put, Stored};
-use crate::aws::{AwsContext, Step};
-use crate::framework::{Attr, Attribute, Block, Diagnostics, Resource, Schema};
+use super::shared::{check_tags, location_attributes, tags_attribute, LocationArgs};
+use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
 pub const TYPE_NAME: &str = "bokbasen_service_config";
 
-pub struct ServiceConfig;
-
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ServiceConfigState {
-    pub service: Attr<String>,
-    pub environment: Attr<String>,
-    pub prefix: Attr<String>,
-    pub separator: Attr<String>,
+    /// `service`, `environment`, `prefix`, `separator`.
+    #[serde(flatten)]
+    pub location: LocationArgs,
     pub values: Attr<BTreeMap<String, Attr<String>>>,
     pub tier: Attr<String>,
     pub tags: Attr<BTreeMap<String, Attr<String>>>,
@@ -42,22 +38,13 @@ pub struct ServiceConfigState {
 }
 
 impl ServiceConfigState {
-    pub fn location_args(&self) -> LocationArgs {
-        LocationArgs {
-            service: self.service.clone(),
-            environment: self.environment.clone(),
-            prefix: self.prefix.clone(),
-            separator: self.separator.clone(),
-        }
-    }
-
     fn tier(&self) -> Tier {
         self.tier.known().and_then(|t| Tier::from_name(t)).unwrap_or(Tier::Standard)
     }
 
     /// The computed attributes that follow from the location alone.
     pub fn locate(&mut self, location: &ConfigLocation) {
-        self.id = Attr::Known(format!("{}/{}", location.service, location.environment));
+        self.id = LocationArgs::from_location(location).id().into();
         self.path = Attr::Known(location.path());
         self.spring_config_import = Attr::Known(location.spring_config_import());
     }
@@ -87,9 +74,8 @@ fn schema() -> Schema {
 
 /// Every problem with the known parts of a configuration, at its path.
 fn check(state: &ServiceConfigState, diags: &mut Diagnostics) {
-    let args = state.location_args();
-    args.check(diags);
-    check_tags(&state.tags, diags);
+    state.location.check(diags);
+    check_tags(&state.tags, &AttributePath::attr("tags"), diags);
     if let Some(tier) = state.tier.known() {
         if Tier::from_name(tier).is_none() {
             diags.attribute_error(
@@ -100,7 +86,7 @@ fn check(state: &ServiceConfigState, diags: &mut Diagnostics) {
         }
     }
     let Attr::Known(values) = &state.values else { return };
-    let location = args.known().filter(|l| l.problems().is_empty());
+    let location = state.location.known().filter(|l| l.problems().is_empty());
     for (key, value) in values {
         let path = AttributePath::attr("values").key(key);
         if let Err(message) = check_key(key) {
@@ -120,274 +106,19 @@ fn check(state: &ServiceConfigState, diags: &mut Diagnostics) {
     }
 }
 
-/// Everything known at apply: the location, the values, the own tags.
-struct Wanted {
-    location: ConfigLocation,
-    values: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
-}
-
-fn wanted(state: &ServiceConfigState, diags: &mut Diagnostics) -> Option<Wanted> {
-    check(state, diags);
-    let (Some(location), Some(Some(values)), Some(tags)) =
-        (state.location_args().known(), state.values.known().map(|_| known_map(&state.values)), known_map(&state.tags))
-    else {
-        diags.error("Provider bug: unknown values at apply", "The configuration still has unknown values.");
-        return None;
-    };
-    (!diags.has_errors()).then_some(Wanted { location, values, tags })
-}
-
-/// The full-ARN length check needs the account, known only now; it runs
-/// before anything is written.
-async fn check_arns(aws: &AwsContext, wanted: &Wanted, diags: &mut Diagnostics) -> Option<()> {
-    let (account, region) = match aws.whereabouts().await {
-        Ok(found) => found,
-        Err(err) => {
-            diags.error("Writing the configuration failed", err);
-            return None;
-        }
-    };
-    for key in wanted.values.keys() {
-        let arn = parameters::arn(&region.partition, &region.region, &account, &wanted.location.parameter_name(key));
-        if let Err(message) = check_arn_length(&arn) {
-            diags.attribute_error(AttributePath::attr("values").key(key), "Parameter name refused by SSM", message);
-        }
-    }
-    (!diags.has_errors()).then_some(())
-}
-
-/// Writes the values of `put` and the tags of `tag` (keys of `wanted`);
-/// on failure returns the names created so far with the error, so a failed
-/// create removes exactly those.
-async fn write(
-    aws: &AwsContext,
-    wanted: &Wanted,
-    put: &[&String],
-    tag: &[&String],
-    tier: Tier,
-) -> Result<(), (Vec<String>, String)> {
-    let tags = wanted_tags(aws, &wanted.tags);
-    let mut written = Vec::new();
-    for key in put {
-        let name = wanted.location.parameter_name(key);
-        let request = Put { name: &name, value: &wanted.values[*key], secure_with: None, tier, description: None };
-        parameters::put(aws, request).await.map_err(|err| (written.clone(), err))?;
-        written.push(name);
-    }
-    for key in tag {
-        let name = wanted.location.parameter_name(key);
-        let current = parameters::tags(aws, &name).await.map_err(|err| (written.clone(), err))?;
-        parameters::sync_tags(aws, &name, &current, &tags).await.map_err(|err| (written.clone(), err))?;
-    }
-    Ok(())
-}
-
-/// State from what is under the path; `None` when nothing is.
-async fn observe(
-    aws: &AwsContext,
-    location: &ConfigLocation,
-    prior: &ServiceConfigState,
-) -> Step<Option<ServiceConfigState>> {
-    let stored: Vec<Stored> = parameters::list_path(aws, &location.path()).await?;
-    let plain: Vec<(String, Stored)> = stored
-        .into_iter()
-        .filter(|p| !p.secure)
-        .filter_map(|p| Some((location.key_of(&p.name)?.to_string(), p)))
-        .collect();
-    if plain.is_empty() {
-        return Ok(None);
-    }
-    let prior_tags = known_map(&prior.tags).unwrap_or_default();
-    let wanted = wanted_tags(aws, &prior_tags);
-    // The tags of the first parameter that differs from what is wanted, if any.
-    let mut observed_tags = None;
-    for (_, p) in &plain {
-        let tags = parameters::tags(aws, &p.name).await?;
-        if tags != wanted {
-            observed_tags = Some(tags);
-            break;
-        }
-    }
-    let tags = match observed_tags {
-        Some(tags) => state_map(own_tags(aws, tags, &prior_tags), &prior.tags),
-        None => prior.tags.clone(),
-    };
-    let mut state = ServiceConfigState {
-        values: state_map(
-            plain.iter().map(|(k, p)| (k.clone(), p.value.clone().unwrap_or_default())).collect(),
-            &prior.values,
-        ),
-        parameter_arns: Attr::Known(plain.iter().map(|(k, p)| (k.clone(), p.arn.clone())).collect()),
-        tags,
-        tier: if prior.tier.is_null() { Attr::Known(Tier::Standard.name().into()) } else { prior.tier.clone() },
-        ..prior.clone()
-    };
-    let args = LocationArgs::from_location(location);
-    (state.service, state.environment, state.prefix, state.separator) =
-        (args.service, args.environment, args.prefix, args.separator);
-    state.locate(location);
-    Ok(Some(state))
-}
-
-async fn observe_or_report(
-    aws: &AwsContext,
-    location: &ConfigLocation,
-    state: ServiceConfigState,
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<ServiceConfigState> {
-    match observe(aws, location, &state).await {
-        Ok(Some(observed)) => Some(observed),
-        Ok(None) => None,
-        Err(err) => {
-            diags.error(format!("{what} the configuration failed"), err);
-            Some(state)
-        }
-    }
-}
-
-#[async_trait]
-impl Resource for ServiceConfig {
-    type Data = AwsContext;
-    type State = ServiceConfigState;
-
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn schema(&self) -> Schema {
-        schema()
-    }
-
-    async fn validate(&self, config: &ServiceConfigState, diags: &mut Diagnostics) {
-        check(config, diags);
-    }
-
-    async fn modify_plan(
-        &self,
-        prior: Option<&ServiceConfigState>,
-        planned: &mut ServiceConfigState,
-        diags: &mut Diagnostics,
-    ) {
-        check(planned, diags);
-        if let Some(location) = planned.location_args().known() {
-            planned.locate(&location);
-        }
-        // ARNs stay as they are unless the set of keys changes.
-        let same_keys = match (prior.and_then(|p| p.parameter_arns.known()), planned.values.known()) {
-            (Some(arns), Some(values)) => arns.keys().eq(values.keys()),
-            _ => false,
-        };
-        planned.parameter_arns =
-            if same_keys { prior.map(|p| p.parameter_arns.clone()).unwrap_or_default() } else { Attr::Unknown };
-    }
-
-    async fn create(
-        &self,
-        aws: &AwsContext,
-        planned: ServiceConfigState,
-        diags: &mut Diagnostics,
-    ) -> Option<ServiceConfigState> {
-        let wanted = wanted(&planned, diags)?;
-        check_arns(aws, &wanted, diags).await?;
-        let keys: Vec<&String> = wanted.values.keys().collect();
-        if let Err((written, err)) = write(aws, &wanted, &keys, &keys, planned.tier()).await {
-            let cleanup = super::cleanup_note(parameters::delete(aws, &written).await);
-            diags.error("Writing the configuration failed", format!("{err}\n\n{cleanup}"));
-            return None;
-        }
-        observe_or_report(aws, &wanted.location, planned, "Reading back", diags).await
-    }
-
-    async fn read(
-        &self,
-        aws: &AwsContext,
-        current: ServiceConfigState,
-        diags: &mut Diagnostics,
-    ) -> Option<ServiceConfigState> {
-        let Some(location) = current.location_args().known() else {
-            diags.error(
-                "Provider bug: no location in state",
-                "The configuration's state has no service or environment.",
-            );
-            return Some(current);
-        };
-        observe_or_report(aws, &location, current, "Reading", diags).await
-    }
-
-    async fn update(
-        &self,
-        aws: &AwsContext,
-        prior: ServiceConfigState,
-        planned: ServiceConfigState,
-        diags: &mut Diagnostics,
-    ) -> Option<ServiceConfigState> {
-        let wanted = wanted(&planned, diags)?;
-        check_arns(aws, &wanted, diags).await?;
-        let before = known_map(&prior.values).unwrap_or_default();
-        let new_tier = prior.tier.known() != planned.tier.known();
-        let new_tags = known_map(&prior.tags) != known_map(&planned.tags);
-        let changed: Vec<&String> =
-            wanted.values.iter().filter(|(k, v)| new_tier || before.get(*k) != Some(*v)).map(|(k, _)| k).collect();
-        let retag: Vec<&String> = wanted.values.keys().filter(|k| new_tags || !before.contains_key(*k)).collect();
-        let removed: Vec<String> = before
-            .keys()
-            .filter(|k| !wanted.values.contains_key(*k))
-            .map(|k| wanted.location.parameter_name(k))
-            .collect();
-        let result = match write(aws, &wanted, &changed, &retag, planned.tier()).await {
-            Ok(()) => parameters::delete(aws, &removed).await,
-            Err((_, err)) => Err(err),
-        };
-        if let Err(err) = result {
-            diags.error(
-                "Updating the configuration failed",
-                format!(
-                    "{err}\n\nKeys already written keep their new values; run the apply again to complete the change."
-                ),
-            );
-            // State follows AWS: what is there now.
-            return observe_or_report(aws, &wanted.location, prior, "Reading back", diags).await;
-        }
-        observe_or_report(aws, &wanted.location, planned, "Reading back", diags).await
-    }
-
-    async fn delete(&self, aws: &AwsContext, prior: ServiceConfigState, diags: &mut Diagnostics) {
-        let Some(location) = prior.location_args().known() else { return };
-        let names: Vec<String> =
-            known_map(&prior.values).unwrap_or_default().keys().map(|k| location.parameter_name(k)).collect();
-        if let Err(err) = parameters::delete(aws, &names).await {
-            diags.error("Deleting the configuration failed", err);
-        }
-    }
-
-    async fn import(&self, _aws: &AwsContext, id: &str, diags: &mut Diagnostics) -> Option<ServiceConfigState> {
-        let parts = parse_id(id, 2, "service/environment", diags)?;
-        let location = ConfigLocation::new(&parts[0], &parts[1]);
-        let args = LocationArgs::from_location(&location);
-        // Read does the rest.
-        Some(ServiceConfigState {
-            service: args.service,
-            environment: args.environment,
-            prefix: args.prefix,
-            separator: args.separator,
-            tier: Attr::Known(Tier::Standard.name().into()),
-            ..ServiceConfigState::default()
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::Resource;
 
     fn state(values: &[(&str, &str)]) -> ServiceConfigState {
         ServiceConfigState {
-            service: Attr::Known("ebook-api".into()),
-            environment: Attr::Known("test".into()),
-            prefix: Attr::Known("/config".into()),
-            separator: Attr::Known("_".into()),
+            location: LocationArgs {
+                service: Attr::Known("ebook-api".into()),
+                environment: Attr::Known("test".into()),
+                prefix: Attr::Known("/config".into()),
+                separator: Attr::Known("_".into()),
+            },
             tier: Attr::Known("Standard".into()),
             values: Attr::Known(values.iter().map(|(k, v)| (k.to_string(), Attr::Known(v.to_string()))).collect()),
             ..ServiceConfigState::default()
@@ -421,7 +152,7 @@ mod tests {
     fn unknown_values_wait_until_they_are_known() {
         let mut unknown = state(&[]);
         unknown.values = Attr::Known(BTreeMap::from([("later".to_string(), Attr::Unknown)]));
-        unknown.service = Attr::Unknown;
+        unknown.location.service = Attr::Unknown;
         assert!(error_paths(&unknown).is_empty());
     }
 

@@ -297,7 +297,7 @@ pub fn plan_stages(spec: &ServiceSpec) -> Vec<StageState> {
 mod tests {
     use super::*;
     use crate::framework::from_value;
-    use crate::resources::service_pipeline::schema;
+    use crate::types::service_pipeline::schema;
     use crate::value::from_json;
     use serde_json::json;
 

@@ -10,6 +10,7 @@ use super::deploy::{self, project_key, role_keys, Deployed};
 use super::schema::{schema, TYPE_NAME};
 use crate::aws::AwsContext;
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
+use crate::types::shared;
 
 pub struct ServicePipeline;
 
@@ -109,7 +110,7 @@ impl Resource for ServicePipeline {
             Ok(deployed) => Some(with_deployed(planned, &spec, deployed)),
             Err(err) => {
                 // Leave no orphans: remove what this attempt created.
-                let cleanup = crate::resources::cleanup_note(deploy::remove(aws, &spec).await);
+                let cleanup = shared::cleanup_note(deploy::remove(aws, &spec).await);
                 diags.error("Creating the service pipeline failed", format!("{err}\n\n{cleanup}"));
                 None
             }

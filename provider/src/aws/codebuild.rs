@@ -1,0 +1,77 @@
+//! CodeBuild calls: find a project, make one match its definition (create
+//! or update), delete one. What a definition holds is decided above (the
+//! service pipeline's `convert`); here are only the requests.
+
+use aws_sdk_codebuild::types as cb;
+
+use super::{failed, AwsContext, Step};
+
+/// A project as bokbasen writes it: the parts CreateProject and
+/// UpdateProject both take.
+#[derive(Clone, Debug)]
+pub struct ProjectDefinition {
+    pub name: String,
+    pub source: cb::ProjectSource,
+    pub artifacts: cb::ProjectArtifacts,
+    pub environment: cb::ProjectEnvironment,
+    pub cache: cb::ProjectCache,
+    pub service_role: String,
+    pub tags: Vec<cb::Tag>,
+}
+
+/// The project `name`, if it exists.
+pub async fn find_project(aws: &AwsContext, name: &str) -> Step<Option<cb::Project>> {
+    let found = aws
+        .codebuild()
+        .batch_get_projects()
+        .names(name)
+        .send()
+        .await
+        .map_err(failed(format!("reading CodeBuild project {name}")))?;
+    Ok(found.projects.unwrap_or_default().into_iter().find(|p| p.name() == Some(name)))
+}
+
+/// Makes the project match `definition`: updated when it exists, created
+/// when it does not.
+pub async fn ensure_project(aws: &AwsContext, definition: ProjectDefinition) -> Step {
+    let exists = find_project(aws, &definition.name).await?.is_some();
+    let codebuild = aws.codebuild();
+    let ProjectDefinition { name, source, artifacts, environment, cache, service_role, tags } = definition;
+    // Both requests take the same parts under the same names, on builders of different types.
+    macro_rules! with_parts {
+        ($request:expr) => {
+            $request
+                .name(&name)
+                .source(source)
+                .artifacts(artifacts)
+                .environment(environment)
+                .cache(cache)
+                .service_role(service_role)
+                .set_tags(Some(tags))
+        };
+    }
+    if exists {
+        with_parts!(codebuild.update_project())
+            .send()
+            .await
+            .map_err(failed(format!("updating CodeBuild project {name}")))?;
+    } else {
+        with_parts!(codebuild.create_project())
+            .send()
+            .await
+            .map_err(failed(format!("creating CodeBuild project {name}")))?;
+    }
+    Ok(())
+}
+
+/// Deletes the project `name`; CodeBuild answers a name that does not
+/// exist with success.
+pub async fn delete_project(aws: &AwsContext, name: &str) -> Step {
+    aws.codebuild()
+        .delete_project()
+        .name(name)
+        .send()
+        .await
+        .map_err(failed(format!("deleting CodeBuild project {name}")))?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! ECR calls: a service's image repository, made with scanning on push and
+//! a lifecycle policy, read back by name, and deleted.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecr::types::{ImageScanningConfiguration, Tag};
+
+use super::{failed, invalid, AwsContext, Step};
+
+/// The URL of the repository `name`, or `None` when it does not exist.
+pub async fn repository_url(aws: &AwsContext, name: &str) -> Step<Option<String>> {
+    match aws.ecr().describe_repositories().repository_names(name).send().await {
+        Ok(found) => Ok(found.repositories().first().and_then(|r| r.repository_uri().map(str::to_string))),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_repository_not_found_exception()) => Ok(None),
+        Err(err) => Err(failed(format!("reading ECR repository {name}"))(err)),
+    }
+}
+
+/// Makes the repository `name` exist (tagged with `tags` when it is created)
+/// with the lifecycle policy `lifecycle`; returns its URL.
+pub async fn ensure_repository(
+    aws: &AwsContext,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    lifecycle: &str,
+) -> Step<String> {
+    let ecr = aws.ecr();
+    let url = match repository_url(aws, name).await? {
+        Some(url) => url,
+        None => {
+            let tags = tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("ECR tag")))
+                .collect::<Step<Vec<_>>>()?;
+            let created = ecr
+                .create_repository()
+                .repository_name(name)
+                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(failed(format!("creating ECR repository {name}")))?;
+            created.repository.and_then(|r| r.repository_uri).unwrap_or_default()
+        }
+    };
+    ecr.put_lifecycle_policy()
+        .repository_name(name)
+        .lifecycle_policy_text(lifecycle)
+        .send()
+        .await
+        .map_err(failed(format!("setting the lifecycle policy of ECR repository {name}")))?;
+    Ok(url)
+}
+
+/// Deletes the repository `name` with every image in it; already gone is fine.
+pub async fn delete_repository(aws: &AwsContext, name: &str) -> Step {
+    match aws.ecr().delete_repository().repository_name(name).force(true).send().await {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_repository_not_found_exception()) => Ok(()),
+        Err(err) => Err(failed(format!("deleting ECR repository {name}"))(err)),
+    }
+}
