@@ -51,6 +51,11 @@ impl Tier {
         Tier::ALL.into_iter().find(|t| t.name() == name)
     }
 
+    /// A tier by name, or the sentence that says which names there are.
+    pub fn parse(name: &str) -> Result<Tier, String> {
+        Tier::from_name(name).ok_or_else(|| format!("{name:?} is not a parameter tier; use `Standard` or `Advanced`."))
+    }
+
     /// The largest value in bytes: 4 KB standard, 8 KB advanced.
     pub fn max_value_bytes(self) -> usize {
         match self {

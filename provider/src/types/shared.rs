@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use bokbasen_pipeline::checks::{check_external_id, tag_problems};
-use bokbasen_pipeline::parameters::{ConfigLocation, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
+use bokbasen_pipeline::parameters::{ConfigLocation, Tier, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::Step;
@@ -134,6 +134,18 @@ pub fn state_map(
         Attr::Null
     } else {
         Attr::Known(values.into_iter().map(|(k, v)| (k, Attr::Known(v))).collect())
+    }
+}
+
+/// The parameter tier a `tier` argument names; `Standard` while unknown or invalid.
+pub fn tier_of(tier: &Attr<String>) -> Tier {
+    tier.known().and_then(|t| Tier::from_name(t)).unwrap_or(Tier::Standard)
+}
+
+/// Checks a known `tier` argument.
+pub fn check_tier(tier: &Attr<String>, diags: &mut Diagnostics) {
+    if let Some(Err(message)) = tier.known().map(|t| Tier::parse(t)) {
+        diags.attribute_error(AttributePath::attr("tier"), "Invalid tier", message);
     }
 }
 

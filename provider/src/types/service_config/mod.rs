@@ -17,7 +17,7 @@ pub use data_source::ServiceConfigData;
 pub use resource::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_tags, location_attributes, tags_attribute, LocationArgs};
+use super::shared::{check_tags, check_tier, location_attributes, tags_attribute, tier_of, LocationArgs};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -39,7 +39,7 @@ pub struct ServiceConfigState {
 
 impl ServiceConfigState {
     fn tier(&self) -> Tier {
-        self.tier.known().and_then(|t| Tier::from_name(t)).unwrap_or(Tier::Standard)
+        tier_of(&self.tier)
     }
 
     /// The computed attributes that follow from the location alone.
@@ -76,15 +76,7 @@ fn schema() -> Schema {
 fn check(state: &ServiceConfigState, diags: &mut Diagnostics) {
     state.location.check(diags);
     check_tags(&state.tags, &AttributePath::attr("tags"), diags);
-    if let Some(tier) = state.tier.known() {
-        if Tier::from_name(tier).is_none() {
-            diags.attribute_error(
-                AttributePath::attr("tier"),
-                "Invalid tier",
-                format!("{tier:?} is not a parameter tier; use `Standard` or `Advanced`."),
-            );
-        }
-    }
+    check_tier(&state.tier, diags);
     let Attr::Known(values) = &state.values else { return };
     let location = state.location.known().filter(|l| l.problems().is_empty());
     for (key, value) in values {

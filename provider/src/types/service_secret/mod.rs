@@ -13,7 +13,7 @@ use bokbasen_pipeline::parameters::{check_key, check_name, check_value, Tier, DE
 pub use resource::ServiceSecret;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_tags, location_attributes, tags_attribute, LocationArgs};
+use super::shared::{check_tags, check_tier, location_attributes, tags_attribute, tier_of, LocationArgs};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -40,7 +40,7 @@ pub struct ServiceSecretState {
 
 impl ServiceSecretState {
     fn tier(&self) -> Tier {
-        self.tier.known().and_then(|t| Tier::from_name(t)).unwrap_or(Tier::Standard)
+        tier_of(&self.tier)
     }
 
     /// The parameter name, once location and key are known.
@@ -99,15 +99,7 @@ fn check(state: &ServiceSecretState, diags: &mut Diagnostics) {
             }
         }
     }
-    if let Some(tier) = state.tier.known() {
-        if Tier::from_name(tier).is_none() {
-            diags.attribute_error(
-                AttributePath::attr("tier"),
-                "Invalid tier",
-                format!("{tier:?} is not a parameter tier; use `Standard` or `Advanced`."),
-            );
-        }
-    }
+    check_tier(&state.tier, diags);
     if let Some(description) = state.description.known() {
         if description.chars().count() > MAX_DESCRIPTION {
             diags.attribute_error(
