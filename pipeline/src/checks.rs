@@ -17,7 +17,8 @@ const MAX_TAG_VALUE: usize = 256;
 /// The characters IAM allows in role and user names and paths.
 const IAM_NAME: &str = r"[A-Za-z0-9+=,.@_/-]{1,512}";
 
-fn regex(pattern: &str) -> Regex {
+/// A pattern written in this crate; compiled once, where it is used, into a `LazyLock`.
+pub(crate) fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).expect("valid regex")
 }
 

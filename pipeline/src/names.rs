@@ -25,6 +25,8 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
+use crate::checks::regex;
+
 /// The steps a pipeline runs as CodeBuild projects, with what their action
 /// and project are called.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +88,8 @@ pub const SERVICE_TAG: &str = "bokbasen:service";
 /// bucket named after the first 20 characters of the pipeline's name.
 pub const ARTIFACT_FOLDER_CHARS: usize = 20;
 
-static SERVICE_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$").expect("valid regex"));
-static ENVIRONMENT_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$").expect("valid regex"));
+static SERVICE_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"));
+static ENVIRONMENT_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$"));
 
 /// A service name as every bokbasen object uses it: it becomes part of
 /// pipeline, project, role, repository and parameter names.

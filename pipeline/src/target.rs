@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::names::{environment_parameters_glob, environment_projects_glob, environment_roles_glob, ROLE_PATH};
+use crate::names::{environment_parameters_glob, environment_projects_glob, environment_roles_glob, role_arn};
 use crate::policy::{allow, policy, Region, RoleDocuments};
 use crate::Kind;
 
@@ -97,8 +97,7 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
     let env = &target.environment;
     let account = target.account_id.as_str();
     let project = region.arn("codebuild", account, &format!("project/{}", environment_projects_glob(env)));
-    let project_role =
-        format!("arn:{}:iam::{account}:role{ROLE_PATH}{}", region.partition, environment_roles_glob(env));
+    let project_role = role_arn(&region.partition, account, &environment_roles_glob(env));
     let mut statements = vec![
         allow("RunEnvironmentProjects", &["codebuild:StartBuild", "codebuild:BatchGetBuilds"], vec![project.clone()]),
         allow(

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use crate::checks::{check_account_id, check_bucket_name, check_role_arn, tag_problems};
+use crate::checks::{check_account_id, check_bucket_name, check_role_arn, regex, tag_problems};
 use crate::names::{check_environment_name, check_service_name};
 use crate::shape::REPOSITORY_URI_VARIABLE;
 use crate::{Kind, ServiceSpec};
@@ -57,10 +57,6 @@ impl fmt::Display for FieldPath {
 pub struct SpecError {
     pub path: FieldPath,
     pub message: String,
-}
-
-fn regex(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("valid regex")
 }
 
 static CONNECTION_ARN: LazyLock<Regex> = LazyLock::new(|| {

@@ -30,7 +30,7 @@ const PROVIDER: Table = &[
 
 const PIPELINE: Table = &[
     ("checks", &[]),
-    ("names", &[]),
+    ("names", &["checks"]),
     ("parameters", &["names"]),
     ("spec", &["parameters"]),
     ("shape::model", &["names", "spec"]),
