@@ -3,7 +3,7 @@
 #
 #   terraform apply
 #   terraform apply -var endpoint_url=http://127.0.0.1:5000
-#   terraform apply -var role_arn=arn:aws:iam::222222222222:role/bokbasen-deploy
+#   terraform apply -var role_arn=arn:aws:iam::222222222222:role/OrganizationAccountAccessRole
 
 terraform {
   required_version = ">= 1.0"
@@ -28,7 +28,7 @@ variable "region" {
 }
 
 variable "role_arn" {
-  description = "IAM role to assume, e.g. a deploy role in another account; null to act as the caller."
+  description = "IAM role to assume, e.g. OrganizationAccountAccessRole in an environment account; null to act as the caller."
   type        = string
   default     = null
 }

@@ -30,6 +30,13 @@ static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{12}$"));
 static BUCKET: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"));
 static REGION: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$"));
 static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9+=,.@_-]{2,64}$"));
+static KMS_KEY_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:(?<account>[0-9]{12}):key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    )
+});
+static ARN_ACCOUNT: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(?<account>[0-9]{12}):"));
 static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$"));
 
 /// An IAM role ARN; `Ok` holds the account it is in.
@@ -40,6 +47,20 @@ pub fn check_role_arn(arn: &str) -> Result<&str, String> {
             Err(format!("{arn:?} is not an IAM role ARN; it should look like `arn:aws:iam::222222222222:role/deploy`."))
         }
     }
+}
+
+/// A KMS key ARN (not an alias: CodePipeline and CodeBuild in other
+/// accounts resolve an alias in their own account); `Ok` holds its account.
+pub fn check_kms_key_arn(arn: &str) -> Result<&str, String> {
+    match KMS_KEY_ARN.captures(arn).and_then(|c| c.name("account")) {
+        Some(account) => Ok(account.as_str()),
+        None => Err(format!("{arn:?} is not a KMS key ARN; it should look like `arn:aws:kms:eu-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab` (a key ARN, not an alias)."))
+    }
+}
+
+/// The account an ARN names, if it names one.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    ARN_ACCOUNT.captures(arn).and_then(|c| c.name("account")).map(|m| m.as_str())
 }
 
 /// Who may assume a role: a role, a user, or an account root.

@@ -10,19 +10,23 @@
 pub mod checks;
 pub mod names;
 pub mod parameters;
+pub mod permissions;
 mod policy;
 mod recover;
 mod shape;
 mod spec;
+pub mod store;
 pub mod target;
 mod validate;
 
 pub use names::{check_environment_name, check_service_name, ProjectPurpose};
-pub use policy::{build_role, environment_role, image_lifecycle, pipeline_role, Region, RoleDocuments};
+pub use policy::{
+    build_role, environment_role, image_lifecycle, pipeline_role, repository_policy, Region, RoleDocuments,
+};
 pub use recover::{project_name, recover, NotOurs, Observed};
 pub use shape::{
     shape, Action, ActionKind, PipelineShape, Project, Stage, Variable, VariableValue, Where, BUILD_ARTIFACT,
     SOURCE_ARTIFACT,
 };
-pub use spec::{Build, Cache, Environment, Flyway, Kind, ServiceSpec, SmokeTest, Source};
+pub use spec::{Build, Cache, Environment, Flyway, Kind, Network, ServiceSpec, SmokeTest, Source};
 pub use validate::{validate, FieldPath, FieldStep, SpecError};

@@ -88,7 +88,8 @@ pub const SERVICE_TAG: &str = "bokbasen:service";
 /// bucket named after the first 20 characters of the pipeline's name.
 pub const ARTIFACT_FOLDER_CHARS: usize = 20;
 
-static SERVICE_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"));
+// At least 2 characters: the service's ECR repository is named after it, and ECR names take 2–256.
+static SERVICE_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"));
 static ENVIRONMENT_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$"));
 
 /// A service name as every bokbasen object uses it: it becomes part of
@@ -97,7 +98,7 @@ pub fn check_service_name(name: &str) -> Result<(), String> {
     if SERVICE_NAME.is_match(name) {
         return Ok(());
     }
-    Err(format!("{name:?} is not a service name: use 1–40 lowercase letters, digits and `-`, starting with a letter and not ending with `-`, e.g. `ebook-api`."))
+    Err(format!("{name:?} is not a service name: use 2–40 lowercase letters, digits and `-`, starting with a letter and not ending with `-`, e.g. `ebook-api`."))
 }
 
 /// An environment name (`test`, `stage`, `production`).
@@ -106,6 +107,19 @@ pub fn check_environment_name(name: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!("{name:?} is not an environment name: 1–20 lowercase letters, digits and `-`, e.g. `test`."))
+}
+
+static ECR_IMAGE: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"^(?<account>[0-9]{12})\.dkr\.ecr\.(?<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?<repository>[a-z0-9._/-]+)([:@].*)?$",
+    )
+});
+
+/// The repository ARN of an image in a private ECR registry, which
+/// CodeBuild pulls with the project's role; `None` for other registries.
+pub fn ecr_image_repository(image: &str, partition: &str) -> Option<String> {
+    let c = ECR_IMAGE.captures(image)?;
+    Some(format!("arn:{partition}:ecr:{}:{}:repository/{}", &c["region"], &c["account"], &c["repository"]))
 }
 
 /// The service's pipeline is named after the service.
@@ -123,9 +137,20 @@ pub fn pipeline_role_name(service: &str) -> String {
     format!("{service}-pipeline")
 }
 
+/// Matches every service's [`pipeline_role_name`]: whom a deployer trusts
+/// in a pipeline account.
+pub fn pipeline_roles_glob() -> &'static str {
+    "*-pipeline"
+}
+
 /// The build project's role, in the pipeline account.
 pub fn build_role_name(service: &str) -> String {
     format!("{service}-build")
+}
+
+/// Matches every service's [`build_role_name`] and [`build_project_name`].
+pub fn builds_glob() -> &'static str {
+    "*-build"
 }
 
 /// The role of a service's projects in one environment's account.
@@ -157,12 +182,6 @@ pub fn environment_projects_glob(environment: &str) -> String {
 /// `{prefix}/{service}{separator}{environment}` (see [`crate::parameters`]).
 pub fn config_path(prefix: &str, service: &str, separator: &str, environment: &str) -> String {
     format!("{}/{service}{separator}{environment}", prefix.trim_end_matches('/'))
-}
-
-/// What the deploy target's role matches every service's configuration of
-/// one environment with (`/config/*_test/*`).
-pub fn environment_parameters_glob(prefix: &str, separator: &str, environment: &str) -> String {
-    format!("{}/*", config_path(prefix, "*", separator, environment))
 }
 
 /// A CodeBuild project's log group.
@@ -218,6 +237,13 @@ mod tests {
         let environment = "e".repeat(20);
         assert!(check_service_name(&service).is_ok() && check_environment_name(&environment).is_ok());
         assert!(check_service_name(&"s".repeat(41)).is_err() && check_environment_name(&"e".repeat(21)).is_err());
+        assert_eq!(
+            ecr_image_repository("123456789012.dkr.ecr.eu-north-1.amazonaws.com/mirror/flyway:10", "aws").as_deref(),
+            Some("arn:aws:ecr:eu-north-1:123456789012:repository/mirror/flyway")
+        );
+        assert_eq!(ecr_image_repository("flyway/flyway:10", "aws"), None);
+        // ECR repositories are named after the service and need 2 characters.
+        assert!(check_service_name("a").is_err() && check_service_name("ab").is_ok());
         assert_eq!(environment_role_name(&service, &environment).len(), 64);
         assert!(deployer_role_name(&environment).len() <= 64 && devops_role_name(&environment).len() <= 64);
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::names::{artifact_folder, cache_location, log_group, pipeline_name, repository_name, ProjectPurpose};
 use crate::shape::{PipelineShape, VariableValue, Where};
-use crate::{Cache, Environment, Kind, ServiceSpec};
+use crate::{Cache, Environment, Kind, Network, ServiceSpec};
 
 /// Where ARNs point: the partition and region of the pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,14 +60,30 @@ fn artifact_statements(spec: &ServiceSpec, region: &Region, write: bool) -> Vec<
     } else {
         &["s3:GetObject", "s3:GetObjectVersion"]
     };
-    vec![
+    let mut statements = vec![
         allow("ArtifactObjects", object_actions, vec![objects]),
         allow(
             "ArtifactBucket",
             &["s3:GetBucketLocation", "s3:GetBucketVersioning"],
             vec![region.s3(&spec.artifact_bucket)],
         ),
-    ]
+    ];
+    if let Some(key) = &spec.artifact_key_arn {
+        // SSE-KMS: reading an object decrypts its data key, writing one makes a data key.
+        let key_actions: &[&str] = if write { &["kms:Decrypt", "kms:GenerateDataKey"] } else { &["kms:Decrypt"] };
+        statements.push(allow("ArtifactKey", key_actions, vec![key.clone()]));
+    }
+    statements
+}
+
+/// The source action clones through the connection, and so does the build
+/// (`CODEBUILD_CLONE_REF` hands it a reference, not the files).
+fn use_connection(spec: &ServiceSpec) -> Value {
+    allow(
+        "UseConnection",
+        &["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+        vec![spec.source.connection_arn.clone()],
+    )
 }
 
 /// The CodePipeline service role, in the pipeline account.
@@ -78,11 +94,7 @@ pub fn pipeline_role(
     pipeline_account: &str,
 ) -> RoleDocuments {
     let mut statements = artifact_statements(spec, region, true);
-    statements.push(allow(
-        "UseConnection",
-        &["codestar-connections:UseConnection", "codeconnections:UseConnection"],
-        vec![spec.source.connection_arn.clone()],
-    ));
+    statements.push(use_connection(spec));
     let builds: Vec<String> = shape
         .projects
         .iter()
@@ -129,6 +141,15 @@ fn codebuild_common(
         .collect();
     if !parameters.is_empty() {
         statements.push(allow("ReadParameters", &["ssm:GetParameters"], parameters.into_iter().collect()));
+        // SecureStrings under a customer-managed key need the key too (the
+        // `aws/ssm` key's policy already allows its account's callers via SSM).
+        statements.push(json!({
+            "Sid": "DecryptParameters",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [region.arn("kms", account, "key/*")],
+            "Condition": { "StringEquals": { "kms:ViaService": format!("ssm.{}.amazonaws.com", region.region) } },
+        }));
     }
     statements
 }
@@ -136,6 +157,7 @@ fn codebuild_common(
 /// The build project's role, in the pipeline account.
 pub fn build_role(spec: &ServiceSpec, shape: &PipelineShape, region: &Region, pipeline_account: &str) -> RoleDocuments {
     let mut statements = codebuild_common(spec, shape, region, &Where::Pipeline, pipeline_account);
+    statements.push(use_connection(spec));
     if spec.kind.builds_image() {
         statements.push(allow("EcrLogin", &["ecr:GetAuthorizationToken"], vec!["*".into()]));
         statements.push(allow(
@@ -151,6 +173,12 @@ pub fn build_role(spec: &ServiceSpec, shape: &PipelineShape, region: &Region, pi
             ],
             vec![region.arn("ecr", pipeline_account, &format!("repository/{}", repository_name(&spec.name)))],
         ));
+    }
+    if let Some(pull) = private_image_pull(shape, &Where::Pipeline, region) {
+        // A build image in a private registry is pulled with this role, like
+        // the environments' step images; container kinds log in already.
+        let login_needed = !spec.kind.builds_image();
+        statements.extend(pull.into_iter().filter(|s| login_needed || s["Sid"] != "StepImageLogin"));
     }
     if spec.build.cache == Cache::S3 {
         // The cache is the build's own, outside the artifact folder.
@@ -201,6 +229,17 @@ pub fn environment_role(
             Kind::Fargate | Kind::StaticSite => None,
         });
     }
+    if spec.kind == Kind::Batch && purposes.contains(&ProjectPurpose::Deploy) {
+        // The new revision keeps the job and execution roles, which registering passes.
+        // Any role but bokbasen's own (other steps' and services'), in any
+        // account: a role can only be passed within its own account anyway.
+        statements.push(json!({
+            "Sid": "PassJobRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "NotResource": [crate::names::role_arn(&region.partition, "*", "*")],
+        }));
+    }
     if purposes.contains(&ProjectPurpose::Invalidate) {
         statements.push(allow(
             "Invalidate",
@@ -208,7 +247,88 @@ pub fn environment_role(
             vec![format!("arn:{}:cloudfront::{account}:distribution/{}", region.partition, target("distribution_id"))],
         ));
     }
+    if let Some(network) = &env.network {
+        statements.extend(network_statements(network, region, account));
+    }
+    if let Some(pull) = private_image_pull(shape, &here, region) {
+        statements.extend(pull);
+    }
     Some(RoleDocuments { trust: trust("codebuild.amazonaws.com"), policy: policy(statements) })
+}
+
+/// What CodeBuild does with a project's role to place a step in a VPC: an
+/// elastic network interface in one of the subnets, and the lookups before.
+fn network_statements(network: &Network, region: &Region, account: &str) -> Vec<Value> {
+    let subnets: Vec<String> =
+        network.subnet_ids.iter().map(|id| region.arn("ec2", account, &format!("subnet/{id}"))).collect();
+    vec![
+        allow(
+            "VpcLookups",
+            &[
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeVpcs",
+            ],
+            vec!["*".into()], // EC2 does not scope these to resources.
+        ),
+        json!({
+            "Sid": "VpcNetworkInterface",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterfacePermission"],
+            "Resource": [region.arn("ec2", account, "network-interface/*")],
+            "Condition": {
+                "StringEquals": { "ec2:AuthorizedService": "codebuild.amazonaws.com" },
+                "ArnEquals": { "ec2:Subnet": subnets },
+            },
+        }),
+    ]
+}
+
+/// A step image in a private ECR repository (a Flyway copy) is pulled with
+/// the project's role (`imagePullCredentialsType` SERVICE_ROLE).
+fn private_image_pull(shape: &PipelineShape, here: &Where, region: &Region) -> Option<Vec<Value>> {
+    let repositories: BTreeSet<String> = shape
+        .projects
+        .iter()
+        .filter(|p| &p.runs_in == here)
+        .filter_map(|p| crate::names::ecr_image_repository(&p.image, &region.partition))
+        .collect();
+    if repositories.is_empty() {
+        return None;
+    }
+    Some(vec![
+        allow("StepImageLogin", &["ecr:GetAuthorizationToken"], vec!["*".into()]),
+        allow(
+            "PullStepImages",
+            &["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            repositories.into_iter().collect(),
+        ),
+    ])
+}
+
+/// The service's ECR repository policy: each environment account may pull
+/// its images (the ECS task execution role or Batch's in that account, which
+/// its own identity policy must also allow: cross-account needs both).
+pub fn repository_policy(spec: &ServiceSpec, region: &Region, pipeline_account: &str) -> Option<Value> {
+    let accounts: BTreeSet<&str> =
+        spec.environments.iter().map(|e| e.account_id.as_str()).filter(|a| *a != pipeline_account).collect();
+    if accounts.is_empty() {
+        return None;
+    }
+    let principals: Vec<String> = accounts.iter().map(|a| format!("arn:{}:iam::{a}:root", region.partition)).collect();
+    Some(json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "EnvironmentsPull",
+            "Effect": "Allow",
+            "Principal": { "AWS": principals },
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        }]
+    }))
 }
 
 /// Images kept in a service's ECR repository; older ones expire.

@@ -24,6 +24,8 @@ use crate::{
 pub struct Observed {
     pub name: String,
     pub artifact_bucket: String,
+    /// The artifact store's KMS key, when it has one.
+    pub artifact_key_arn: Option<String>,
     /// The pipeline's stages, as declared in AWS.
     pub stages: Vec<Stage>,
     /// The CodeBuild projects the actions name that exist, by name. Their
@@ -87,7 +89,9 @@ pub fn recover(observed: &Observed) -> Result<ServiceSpec, NotOurs> {
         if let Some(locations) =
             project(stage, ProjectPurpose::Migrate).and_then(|p| plain(p, FLYWAY_LOCATIONS_VARIABLE))
         {
-            flyway = Some(Flyway { locations: locations.split(',').map(str::to_string).collect() });
+            let image =
+                project(stage, ProjectPurpose::Migrate).map_or(Flyway::DEFAULT_IMAGE.into(), |p| p.image.clone());
+            flyway = Some(Flyway { locations: locations.split(',').map(str::to_string).collect(), image });
         }
         let deploy_role_arn = observed.deploy_roles.get(&stage.name).cloned().unwrap_or_default();
         let deploy = stage.actions.iter().find(|a| a.name == "Deploy");
@@ -114,6 +118,12 @@ pub fn recover(observed: &Observed) -> Result<ServiceSpec, NotOurs> {
                 .and_then(|p| buildspec_commands(&p.buildspec))
                 .unwrap_or_default(),
             target,
+            // Every project of an environment is placed alike: the first one tells.
+            network: stage
+                .actions
+                .iter()
+                .find_map(|a| observed.projects.get(project_name(a)?))
+                .and_then(|p| p.network.clone()),
         });
     }
     Ok(ServiceSpec {
@@ -121,6 +131,7 @@ pub fn recover(observed: &Observed) -> Result<ServiceSpec, NotOurs> {
         kind,
         source,
         artifact_bucket: observed.artifact_bucket.clone(),
+        artifact_key_arn: observed.artifact_key_arn.clone(),
         build,
         environments,
         approval_topic_arn,

@@ -59,6 +59,10 @@ pub struct ServiceSpec {
     pub kind: Kind,
     pub source: Source,
     pub artifact_bucket: String,
+    /// The customer-managed KMS key the artifacts are encrypted with (the
+    /// artifact store's and every CodeBuild project's). Required when an
+    /// environment is in another account: AWS managed keys cannot be shared.
+    pub artifact_key_arn: Option<String>,
     pub build: Build,
     /// In promotion order.
     pub environments: Vec<Environment>,
@@ -149,6 +153,17 @@ pub struct Environment {
     pub verification: Vec<String>,
     /// Kind-specific target: see [`Kind::target_fields`].
     pub target: BTreeMap<String, String>,
+    /// The VPC this environment's steps run in, to reach private resources
+    /// (a database for Flyway, an internal endpoint for tests).
+    pub network: Option<Network>,
+}
+
+/// Where CodeBuild places a step's network interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +175,19 @@ pub struct SmokeTest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flyway {
     pub locations: Vec<String>,
+    /// The image the migration runs in; a copy in ECR (a pull-through cache)
+    /// avoids Docker Hub's limits on anonymous pulls.
+    #[serde(default = "Flyway::default_image")]
+    pub image: String,
+}
+
+impl Flyway {
+    pub const DEFAULT_IMAGE: &str = "flyway/flyway:10";
+
+    /// For a `service.yml` written before the image could be chosen.
+    fn default_image() -> String {
+        Flyway::DEFAULT_IMAGE.into()
+    }
 }
 
 impl ServiceSpec {

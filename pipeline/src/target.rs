@@ -9,11 +9,12 @@
 //! roles, `/config/{service}_{environment}` parameters) and by the kinds
 //! the account runs, not by service names.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::names::{environment_parameters_glob, environment_projects_glob, environment_roles_glob, role_arn};
+use crate::checks::arn_account;
+use crate::names::{environment_projects_glob, environment_roles_glob, pipeline_roles_glob, role_arn};
 use crate::policy::{allow, policy, Region, RoleDocuments};
 use crate::Kind;
 
@@ -24,10 +25,15 @@ pub struct DeployTarget {
     pub environment: String,
     /// The account the roles are made in.
     pub account_id: String,
-    /// The kinds of service deployed here; each adds its deploy permissions.
+    /// The kinds of service deployed here. Fargate and static sites deploy
+    /// with CodePipeline's own actions, through this role, and add those
+    /// permissions; the other kinds deploy from a project whose role the
+    /// service pipeline writes. Kept in the role's [`KINDS_TAG`].
     pub kinds: BTreeSet<KindName>,
-    /// Pipeline roles (tooling account) that run deploys through the role.
-    pub pipeline_role_arns: BTreeSet<String>,
+    /// The accounts whose bokbasen pipeline roles (`/bokbasen/*-pipeline`)
+    /// run deploys through the role: trust by account and role name, so it
+    /// needs no pipeline to exist first and keeps its size as services come.
+    pub pipeline_account_ids: BTreeSet<String>,
     /// Who runs Terraform for the pipelines: creates the environment's
     /// CodeBuild projects and their roles through the deployer role.
     pub provisioner_arns: BTreeSet<String>,
@@ -35,9 +41,8 @@ pub struct DeployTarget {
     pub external_id: Option<String>,
     /// The pipelines' artifact bucket, read by deploy actions.
     pub artifact_bucket: Option<String>,
-    /// Where services' configuration lives (prefix and separator).
-    pub config_prefix: String,
-    pub config_separator: String,
+    /// The key the artifacts are encrypted with, which those reads decrypt.
+    pub artifact_key_arn: Option<String>,
 }
 
 /// A kind by name, ordered, so sets of kinds are deterministic.
@@ -46,9 +51,10 @@ pub type KindName = &'static str;
 const PIPELINES_SID: &str = "Pipelines";
 const PROVISIONERS_SID: &str = "Provisioners";
 const ARTIFACTS_SID: &str = "ReadArtifacts";
+const ARTIFACT_KEY_SID: &str = "DecryptArtifacts";
 const DEVOPS_SID: &str = "DevOps";
 
-/// The Sid of a kind's deploy statement, which is how kinds are read back.
+/// The Sid of a kind's deploy statements.
 fn deploy_sid(kind: Kind) -> String {
     let camel: String = kind
         .name()
@@ -66,29 +72,49 @@ pub fn read_only_policy_arn(region: &Region) -> String {
     format!("arn:{}:iam::aws:policy/ReadOnlyAccess", region.partition)
 }
 
-fn trust_statement(sid: &str, principals: &BTreeSet<String>, external_id: Option<&str>) -> Value {
-    let mut statement = json!({
+/// Trust in principals by their ARN (`aws:PrincipalArn`, wildcards allowed)
+/// rather than by naming them as principals. IAM refuses a principal that
+/// does not exist yet and stores the unique ID of one that does, so a role
+/// re-created later would silently lose the trust; a condition on the ARN
+/// has neither problem. The principal is the accounts' root: any identity
+/// there, if its own policies allow `sts:AssumeRole` and its ARN matches.
+fn trust_statement(sid: &str, principal_arns: &BTreeSet<String>, external_id: Option<&str>) -> Value {
+    let roots: BTreeSet<String> = principal_arns
+        .iter()
+        .filter_map(|arn| {
+            let partition = arn.split(':').nth(1)?;
+            Some(format!("arn:{partition}:iam::{}:root", arn_account(arn)?))
+        })
+        .collect();
+    let mut condition = json!({ "ArnLike": { "aws:PrincipalArn": principal_arns.iter().collect::<Vec<_>>() } });
+    if let Some(external_id) = external_id {
+        condition["StringEquals"] = json!({ "sts:ExternalId": external_id });
+    }
+    json!({
         "Sid": sid,
         "Effect": "Allow",
-        "Principal": { "AWS": principals.iter().collect::<Vec<_>>() },
+        "Principal": { "AWS": roots.into_iter().collect::<Vec<_>>() },
         "Action": "sts:AssumeRole",
-    });
-    if let Some(external_id) = external_id {
-        statement["Condition"] = json!({ "StringEquals": { "sts:ExternalId": external_id } });
-    }
-    statement
+        "Condition": condition,
+    })
 }
 
 fn trust(statements: Vec<Value>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// Only the named pipeline roles (and provisioners) may assume the deployer.
+/// Only bokbasen's pipeline roles in the pipeline accounts, and the named
+/// provisioners, may assume the deployer. The external ID binds only the
+/// provisioners: a pipeline action has no field for one.
 pub fn deployer_role(target: &DeployTarget, region: &Region) -> RoleDocuments {
-    let external_id = target.external_id.as_deref();
-    let mut trusted = vec![trust_statement(PIPELINES_SID, &target.pipeline_role_arns, external_id)];
+    let pipeline_roles: BTreeSet<String> = target
+        .pipeline_account_ids
+        .iter()
+        .map(|account| role_arn(&region.partition, account, pipeline_roles_glob()))
+        .collect();
+    let mut trusted = vec![trust_statement(PIPELINES_SID, &pipeline_roles, None)];
     if !target.provisioner_arns.is_empty() {
-        trusted.push(trust_statement(PROVISIONERS_SID, &target.provisioner_arns, external_id));
+        trusted.push(trust_statement(PROVISIONERS_SID, &target.provisioner_arns, target.external_id.as_deref()));
     }
     RoleDocuments { trust: trust(trusted), policy: policy(deployer_statements(target, region)) }
 }
@@ -115,33 +141,25 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
             &[
                 "iam:CreateRole",
                 "iam:DeleteRole",
-                "iam:GetRole",
                 "iam:UpdateAssumeRolePolicy",
                 "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
                 "iam:DeleteRolePolicy",
-                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
                 "iam:TagRole",
                 "iam:UntagRole",
             ],
             vec![project_role.clone()],
         ),
-        pass_role("PassProjectRoles", vec![project_role], "codebuild.amazonaws.com"),
+        // Looked up by name before it exists, when IAM cannot know its path: any path.
+        allow(
+            "FindProjectRoles",
+            &["iam:GetRole"],
+            vec![format!("arn:{}:iam::{account}:role/{}", region.partition, environment_roles_glob(env))],
+        ),
+        pass_role("PassProjectRoles", vec![project_role], &["codebuild.amazonaws.com"]),
     ];
-    // Migrations and smoke tests read the environment's configuration of any service.
-    let parameters = environment_parameters_glob(&target.config_prefix, &target.config_separator, env);
-    statements.push(allow(
-        "ReadEnvironmentConfig",
-        &["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-        vec![region.arn("ssm", account, &format!("parameter{parameters}"))],
-    ));
-    statements.push(json!({
-        "Sid": "DecryptEnvironmentSecrets",
-        "Effect": "Allow",
-        "Action": ["kms:Decrypt"],
-        "Resource": [region.arn("kms", account, "key/*")],
-        "Condition": { "StringEquals": { "kms:ViaService": format!("ssm.{}.amazonaws.com", region.region) } },
-    }));
+    // The deploy actions read the build's artifact (the steps read parameters with their own roles).
     if let Some(bucket) = &target.artifact_bucket {
         statements.push(allow(
             ARTIFACTS_SID,
@@ -149,13 +167,26 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
             vec![region.s3(&format!("{bucket}/*"))],
         ));
     }
+    if let Some(key) = &target.artifact_key_arn {
+        statements.push(allow(ARTIFACT_KEY_SID, &["kms:Decrypt"], vec![key.clone()]));
+    }
     for kind in Kind::ALL.into_iter().filter(|k| target.kinds.contains(k.name())) {
         statements.extend(kind_statements(kind, region, account));
     }
     statements
 }
 
-fn pass_role(sid: &str, roles: Vec<String>, to: &str) -> Value {
+/// The deployer role's tag naming the kinds deployed to the environment
+/// (`:`-separated: IAM tag values take no commas), how they are read back
+/// when no statement shows them.
+pub const KINDS_TAG: &str = "bokbasen:kinds";
+
+/// The value of [`KINDS_TAG`] for `target`.
+pub fn kinds_tag(target: &DeployTarget) -> String {
+    Kind::ALL.into_iter().map(Kind::name).filter(|k| target.kinds.contains(k)).collect::<Vec<_>>().join(":")
+}
+
+fn pass_role(sid: &str, roles: Vec<String>, to: &[&str]) -> Value {
     json!({
         "Sid": sid,
         "Effect": "Allow",
@@ -182,52 +213,25 @@ fn kind_statements(kind: Kind, region: &Region, account: &str) -> Vec<Value> {
                 &["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks"],
                 vec!["*".into()],
             ),
-            pass_role(&format!("{sid}PassTaskRoles"), any_role, "ecs-tasks.amazonaws.com"),
-        ],
-        Kind::Lambda => vec![allow(
-            &sid,
-            &[
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:UpdateFunctionCode",
-                "lambda:PublishVersion",
-                "lambda:GetAlias",
-                "lambda:UpdateAlias",
-            ],
-            vec![region.arn("lambda", account, "function:*")],
-        )],
-        Kind::Batch => vec![
-            // Batch does not scope job definition actions to resources.
+            // A new task definition is tagged like the one it replaces.
             allow(
-                &sid,
-                &["batch:DescribeJobDefinitions", "batch:RegisterJobDefinition", "batch:DeregisterJobDefinition"],
-                vec!["*".into()],
+                &format!("{sid}TagTaskDefinitions"),
+                &["ecs:TagResource"],
+                vec![region.arn("ecs", account, "task-definition/*")],
             ),
-            pass_role(&format!("{sid}PassJobRoles"), any_role, "ecs-tasks.amazonaws.com"),
+            // Task and execution roles go to ECS tasks; a service's role to ECS itself.
+            pass_role(&format!("{sid}PassTaskRoles"), any_role, &["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"]),
         ],
-        Kind::ApiGateway => vec![allow(
-            &sid,
-            &["apigateway:GET", "apigateway:POST", "apigateway:PATCH"],
-            ["/restapis/*/deployments", "/restapis/*/deployments/*", "/restapis/*/stages/*"]
-                .iter()
-                .map(|path| format!("arn:{}:apigateway:{}::{path}", region.partition, region.region))
-                .collect(),
-        )],
-        Kind::StaticSite => vec![
-            json!({
-                "Sid": sid,
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": [region.s3("*")],
-                // Buckets have no account in their ARN: only this account's.
-                "Condition": { "StringEquals": { "s3:ResourceAccount": account } },
-            }),
-            allow(
-                &format!("{sid}Invalidate"),
-                &["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
-                vec![format!("arn:{}:cloudfront::{account}:distribution/*", region.partition)],
-            ),
-        ],
+        // Deployed from a project in the environment, whose role the service pipeline writes.
+        Kind::Lambda | Kind::Batch | Kind::ApiGateway => Vec::new(),
+        Kind::StaticSite => vec![json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [region.s3("*")],
+            // Buckets have no account in their ARN: only this account's.
+            "Condition": { "StringEquals": { "s3:ResourceAccount": account } },
+        })],
     }
 }
 
@@ -235,6 +239,7 @@ fn kind_statements(kind: Kind, region: &Region, account: &str) -> Vec<Value> {
 /// policy narrows it further: no secret values (SecureString decryption,
 /// Secrets Manager) and no data in S3 objects or DynamoDB items.
 pub fn devops_role(principals: &BTreeSet<String>, external_id: Option<&str>) -> RoleDocuments {
+    // Like the deployer's: by ARN, so the team's roles may be made later or anew.
     RoleDocuments {
         trust: trust(vec![trust_statement(DEVOPS_SID, principals, external_id)]),
         policy: policy(vec![json!({
@@ -257,11 +262,12 @@ pub fn devops_role(principals: &BTreeSet<String>, external_id: Option<&str>) -> 
 /// What a deployer role's documents say, read back from IAM for drift.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedTarget {
-    pub pipeline_role_arns: BTreeSet<String>,
+    pub pipeline_account_ids: BTreeSet<String>,
     pub provisioner_arns: BTreeSet<String>,
     pub external_id: Option<String>,
     pub kinds: BTreeSet<KindName>,
     pub artifact_bucket: Option<String>,
+    pub artifact_key_arn: Option<String>,
 }
 
 fn strings(value: &Value) -> BTreeSet<String> {
@@ -280,23 +286,33 @@ fn statements(document: &Value) -> Vec<&Value> {
     }
 }
 
-/// The inverse of [`deployer_role`] for the arguments a document carries.
-pub fn observe_deployer(trust: &Value, policy: &Value) -> ObservedTarget {
+/// The inverse of [`deployer_role`] for the arguments its documents and
+/// tags carry.
+pub fn observe_deployer(trust: &Value, policy: &Value, tags: &BTreeMap<String, String>) -> ObservedTarget {
     let mut observed = ObservedTarget::default();
     for statement in statements(trust) {
-        let principals = strings(&statement["Principal"]["AWS"]);
         match statement["Sid"].as_str() {
-            Some(PROVISIONERS_SID) => observed.provisioner_arns.extend(principals),
-            _ => observed.pipeline_role_arns.extend(principals),
+            Some(PROVISIONERS_SID) => observed.provisioner_arns.extend(trusted_arns(statement)),
+            // Only a trust in this form counts: one naming pipeline roles as principals (provider
+            // 0.1.0's) shows as no account, so the next apply rewrites it.
+            _ => observed.pipeline_account_ids.extend(
+                strings(&statement["Condition"]["ArnLike"]["aws:PrincipalArn"])
+                    .iter()
+                    .filter(|arn| arn.ends_with(&format!("{}{}", crate::names::ROLE_PATH, pipeline_roles_glob())))
+                    .filter_map(|arn| arn_account(arn))
+                    .map(str::to_string),
+            ),
         }
         if let Some(id) = statement["Condition"]["StringEquals"]["sts:ExternalId"].as_str() {
             observed.external_id = Some(id.to_string());
         }
     }
+    let tagged = tags.get(KINDS_TAG).map(String::as_str).unwrap_or_default();
+    observed.kinds = Kind::ALL.into_iter().map(Kind::name).filter(|k| tagged.split(':').any(|t| t == *k)).collect();
     for statement in statements(policy) {
         let Some(sid) = statement["Sid"].as_str() else { continue };
-        if let Some(kind) = Kind::ALL.into_iter().find(|k| deploy_sid(*k) == sid) {
-            observed.kinds.insert(kind.name());
+        if sid == ARTIFACT_KEY_SID {
+            observed.artifact_key_arn = strings(&statement["Resource"]).into_iter().next();
         }
         if sid == ARTIFACTS_SID {
             observed.artifact_bucket = strings(&statement["Resource"])
@@ -308,9 +324,20 @@ pub fn observe_deployer(trust: &Value, policy: &Value) -> ObservedTarget {
     observed
 }
 
+/// Whom a trust statement admits: the ARNs of its `aws:PrincipalArn`
+/// condition, or (a document written otherwise) its principals.
+fn trusted_arns(statement: &Value) -> BTreeSet<String> {
+    let by_arn = strings(&statement["Condition"]["ArnLike"]["aws:PrincipalArn"]);
+    if by_arn.is_empty() {
+        strings(&statement["Principal"]["AWS"])
+    } else {
+        by_arn
+    }
+}
+
 /// The principals a DevOps role trusts, read back.
 pub fn observe_devops(trust: &Value) -> BTreeSet<String> {
-    statements(trust).into_iter().flat_map(|s| strings(&s["Principal"]["AWS"])).collect()
+    statements(trust).into_iter().flat_map(trusted_arns).collect()
 }
 
 #[cfg(test)]
@@ -326,12 +353,13 @@ mod tests {
             environment: "test".into(),
             account_id: "222222222222".into(),
             kinds: kinds.iter().map(|k| k.name()).collect(),
-            pipeline_role_arns: BTreeSet::from(["arn:aws:iam::123456789012:role/bokbasen/ebook-api-pipeline".into()]),
+            pipeline_account_ids: BTreeSet::from(["123456789012".into()]),
             provisioner_arns: BTreeSet::from(["arn:aws:iam::123456789012:role/terraform".into()]),
             external_id: Some("ext-123".into()),
             artifact_bucket: Some("bokbasen-artifacts".into()),
-            config_prefix: "/config".into(),
-            config_separator: "_".into(),
+            artifact_key_arn: Some(
+                "arn:aws:kms:eu-north-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000001".into(),
+            ),
         }
     }
 
@@ -340,36 +368,36 @@ mod tests {
     }
 
     #[test]
-    fn deploy_permissions_follow_the_kinds() {
-        let only_lambda = deployer_role(&target(&[Kind::Lambda]), &region()).policy.to_string();
-        assert!(only_lambda.contains("lambda:UpdateAlias"));
-        assert!(!only_lambda.contains("ecs:UpdateService") && !only_lambda.contains("cloudfront:"));
+    fn deploy_permissions_follow_the_kinds_that_deploy_through_the_role() {
+        // Lambda, Batch and API Gateway deploy from a project with its own role: nothing here.
+        let only_lambda = deployer_role(&target(&[Kind::Lambda, Kind::Batch, Kind::ApiGateway]), &region());
+        let text = only_lambda.policy.to_string();
+        assert!(!text.contains("lambda:") && !text.contains("batch:") && !text.contains("apigateway:"), "{text}");
+        assert!(!text.contains("ecs:UpdateService") && !text.contains("s3:PutObject"));
         let all = deployer_role(&target(&Kind::ALL), &region()).policy.to_string();
-        for action in [
-            "ecs:UpdateService",
-            "batch:RegisterJobDefinition",
-            "apigateway:POST",
-            "s3:PutObject",
-            "cloudfront:CreateInvalidation",
-        ] {
+        for action in ["ecs:UpdateService", "ecs:TagResource", "s3:PutObject"] {
             assert!(all.contains(action), "{action} missing");
         }
+        // Nor does the deployer read configuration: each step reads its own with its project's role.
+        assert!(!all.contains("ssm:") && !all.contains("cloudfront:"));
+        assert_eq!(kinds_tag(&target(&Kind::ALL)), "fargate:lambda:batch:api_gateway:static_site");
     }
 
     #[test]
     fn resources_stay_in_the_account_and_environment() {
-        let docs = deployer_role(&target(&Kind::ALL), &region());
+        let target = target(&Kind::ALL);
+        let docs = deployer_role(&target, &region());
         for arn in resources(&docs.policy) {
+            // The one resource of the pipeline account: the key its artifacts are read with.
             let scoped = arn == "*"
+                || Some(&arn) == target.artifact_key_arn.as_ref()
                 || arn.contains(":222222222222:")
                 || arn.contains("::222222222222:")
-                || arn.starts_with("arn:aws:apigateway:eu-north-1::/restapis/")
                 || arn.starts_with("arn:aws:s3:::");
             assert!(scoped, "{arn} reaches outside the account");
         }
         let policy = docs.policy.to_string();
         assert!(policy.contains("project/*-test-*"));
-        assert!(policy.contains("parameter/config/*_test/*"));
         assert!(policy.contains("role/bokbasen/*-test-cb"));
         // Wildcard resources only where AWS offers no resource scoping.
         let wildcard: Vec<String> = statements(&docs.policy)
@@ -377,22 +405,41 @@ mod tests {
             .filter(|s| strings(&s["Resource"]).contains("*"))
             .filter_map(|s| s["Sid"].as_str().map(str::to_string))
             .collect();
-        assert_eq!(wildcard, ["DeployFargateTaskDefinitions", "DeployBatch"]);
+        assert_eq!(wildcard, ["DeployFargateTaskDefinitions"]);
     }
 
     #[test]
-    fn only_named_principals_with_the_external_id_are_trusted() {
+    fn trust_is_by_account_and_principal_arn_and_the_external_id_binds_provisioners_only() {
         let docs = deployer_role(&target(&[Kind::Fargate]), &region());
-        let trusted: BTreeSet<String> =
-            statements(&docs.trust).into_iter().flat_map(|s| strings(&s["Principal"]["AWS"])).collect();
-        assert_eq!(trusted.len(), 2);
-        assert!(statements(&docs.trust).iter().all(|s| s["Condition"]["StringEquals"]["sts:ExternalId"] == "ext-123"));
+        let trust = statements(&docs.trust);
+        assert_eq!(trust.len(), 2);
+        // Account roots as principals: nothing named need exist, nothing is stored by unique ID.
+        for statement in &trust {
+            assert_eq!(
+                strings(&statement["Principal"]["AWS"]),
+                BTreeSet::from(["arn:aws:iam::123456789012:root".into()])
+            );
+        }
+        assert_eq!(
+            strings(&trust[0]["Condition"]["ArnLike"]["aws:PrincipalArn"]),
+            BTreeSet::from(["arn:aws:iam::123456789012:role/bokbasen/*-pipeline".into()])
+        );
+        assert!(trust[0]["Condition"].get("StringEquals").is_none(), "CodePipeline cannot send an external id");
+        assert_eq!(trust[1]["Condition"]["StringEquals"]["sts:ExternalId"], "ext-123");
+        assert_eq!(
+            strings(&trust[1]["Condition"]["ArnLike"]["aws:PrincipalArn"]),
+            BTreeSet::from(["arn:aws:iam::123456789012:role/terraform".into()])
+        );
+        // The document does not grow with services: 50 pipeline accounts stay under IAM's 2,048 characters.
+        let mut many = target(&[Kind::Fargate]);
+        many.pipeline_account_ids = (0..8).map(|i| format!("10000000000{i}")).collect();
+        assert!(deployer_role(&many, &region()).trust.to_string().len() < 2048);
         let mut without = target(&[Kind::Fargate]);
         without.external_id = None;
         without.provisioner_arns.clear();
         let trust = deployer_role(&without, &region()).trust;
         assert_eq!(statements(&trust).len(), 1);
-        assert!(trust.to_string().find("Condition").is_none());
+        assert!(!trust.to_string().contains("ExternalId"));
     }
 
     #[test]
@@ -400,13 +447,26 @@ mod tests {
         for kinds in [vec![Kind::Lambda], Kind::ALL.to_vec(), vec![Kind::StaticSite, Kind::ApiGateway]] {
             let target = target(&kinds);
             let docs = deployer_role(&target, &region());
-            let observed = observe_deployer(&docs.trust, &docs.policy);
+            let tags = BTreeMap::from([(KINDS_TAG.to_string(), kinds_tag(&target))]);
+            let observed = observe_deployer(&docs.trust, &docs.policy, &tags);
             assert_eq!(observed.kinds, target.kinds);
-            assert_eq!(observed.pipeline_role_arns, target.pipeline_role_arns);
+            assert_eq!(observed.pipeline_account_ids, target.pipeline_account_ids);
+            assert_eq!(observed.artifact_key_arn, target.artifact_key_arn);
             assert_eq!(observed.provisioner_arns, target.provisioner_arns);
             assert_eq!(observed.external_id, target.external_id);
             assert_eq!(observed.artifact_bucket, target.artifact_bucket);
         }
+    }
+
+    #[test]
+    fn a_trust_naming_pipeline_roles_as_principals_reads_as_no_pipeline_account() {
+        // Provider 0.1.0's trust: role ARNs as principals. Read as trusting no account, the next
+        // apply rewrites it in today's form, which new pipeline roles can assume.
+        let legacy = json!({ "Version": "2012-10-17", "Statement": [{
+            "Sid": "Pipelines", "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": { "AWS": ["arn:aws:iam::123456789012:role/bokbasen/ebook-api-pipeline"] },
+        }]});
+        assert!(observe_deployer(&legacy, &json!({}), &BTreeMap::new()).pipeline_account_ids.is_empty());
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use crate::checks::{check_account_id, check_bucket_name, check_role_arn, regex, tag_problems};
+use crate::checks::{
+    arn_account, check_account_id, check_bucket_name, check_kms_key_arn, check_role_arn, regex, tag_problems,
+};
 use crate::names::{check_environment_name, check_service_name};
 use crate::shape::REPOSITORY_URI_VARIABLE;
 use crate::{Kind, ServiceSpec};
@@ -67,6 +69,9 @@ static TOPIC_ARN: LazyLock<Regex> =
 static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"));
 static COMPUTE_TYPE: LazyLock<Regex> = LazyLock::new(|| regex(r"^BUILD_[A-Z0-9_]+$"));
 static VARIABLE: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z_][A-Za-z0-9_]*$"));
+static VPC_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^vpc-[0-9a-f]{8,17}$"));
+static SUBNET_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^subnet-[0-9a-f]{8,17}$"));
+static SECURITY_GROUP_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^sg-[0-9a-f]{8,17}$"));
 static PARAMETER: LazyLock<Regex> = LazyLock::new(|| regex(r"^/[A-Za-z0-9_.\-/]{1,1010}$"));
 
 /// Every problem with `spec`; empty when it can be planned.
@@ -98,6 +103,24 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
     }
     if let Err(message) = check_bucket_name(&spec.artifact_bucket) {
         fail(FieldPath::field("artifact_bucket"), message);
+    }
+    if let Some(key) = &spec.artifact_key_arn {
+        if let Err(message) = check_kms_key_arn(key) {
+            fail(FieldPath::field("artifact_key_arn"), message);
+        }
+    } else if let Some(pipeline_account) = arn_account(&spec.source.connection_arn) {
+        // The pipeline runs in its connection's account: a connection is not usable from another.
+        if let Some((index, env)) =
+            spec.environments.iter().enumerate().find(|(_, env)| env.account_id != pipeline_account)
+        {
+            fail(
+                FieldPath::field("artifact_key_arn"),
+                format!(
+                    "environment[{index}] ({:?}) is in account {}, not the pipeline's account {pipeline_account} (the connection's): its steps read the build's artifacts, which AWS shares across accounts only under a customer-managed KMS key. Set `artifact_key_arn` to such a key, e.g. a bokbasen_artifact_store's `key_arn`.",
+                    env.name, env.account_id
+                ),
+            );
+        }
     }
 
     let build = FieldPath::field("build");
@@ -150,6 +173,12 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
         if !TOPIC_ARN.is_match(topic) {
             fail(FieldPath::field("approval_topic_arn"), format!("{topic:?} is not an SNS topic ARN."));
         }
+    }
+    if spec.flyway.as_ref().is_some_and(|f| f.image.trim().is_empty()) {
+        fail(
+            FieldPath::field("flyway").and("image"),
+            format!("The Flyway image must not be empty; the default is {:?}.", crate::Flyway::DEFAULT_IMAGE),
+        );
     }
     if spec.flyway.as_ref().is_some_and(|f| f.locations.is_empty()) {
         fail(
@@ -222,6 +251,33 @@ pub fn validate(spec: &ServiceSpec) -> Vec<SpecError> {
                     path.and("target"),
                     format!("A {} target needs `{field}` (it takes {}).", spec.kind.name(), wanted.join(", ")),
                 );
+            }
+        }
+        if let Some(network) = &env.network {
+            let path = path.and("network");
+            if !VPC_ID.is_match(&network.vpc_id) {
+                fail(path.and("vpc_id"), format!("{:?} is not a VPC ID such as `vpc-0a1b2c3d`.", network.vpc_id));
+            }
+            for (field, ids, pattern, example) in [
+                ("subnet_ids", &network.subnet_ids, &*SUBNET_ID, "subnet-0a1b2c3d"),
+                ("security_group_ids", &network.security_group_ids, &*SECURITY_GROUP_ID, "sg-0a1b2c3d"),
+            ] {
+                // CodeBuild takes 1–16 subnets and 1–5 security groups.
+                let most = if field == "subnet_ids" { 16 } else { 5 };
+                if ids.is_empty() || ids.len() > most {
+                    fail(
+                        path.and(field),
+                        format!("List 1 to {most} IDs; CodeBuild needs at least one to place the step."),
+                    );
+                }
+                for (i, id) in ids.iter().enumerate() {
+                    if !pattern.is_match(id) {
+                        fail(
+                            path.and(field).then(FieldStep::Index(i)),
+                            format!("{id:?} is not an ID such as `{example}`."),
+                        );
+                    }
+                }
             }
         }
         for field in env.target.keys().filter(|f| !wanted.contains(&f.as_str())) {

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 const PIPELINE_ACCOUNT: &str = "111111111111";
 const BUCKET: &str = "bokbasen-pipeline-artifacts";
+const ARTIFACT_KEY: &str = "arn:aws:kms:eu-north-1:111111111111:key/0a1b2c3d-0000-4000-8000-000000000001";
 const ENVIRONMENTS: [(&str, &str); 3] =
     [("test", "222222222222"), ("stage", "333333333333"), ("production", "444444444444")];
 
@@ -84,6 +85,7 @@ fn spec(name: &str, kind: Kind, cache: Cache) -> ServiceSpec {
             }),
             verification: vec!["./verify.sh".into()],
             target: target(kind, env),
+            network: None,
         })
         .collect();
     let spec = ServiceSpec {
@@ -95,6 +97,7 @@ fn spec(name: &str, kind: Kind, cache: Cache) -> ServiceSpec {
             branch: "main".into(),
         },
         artifact_bucket: BUCKET.into(),
+        artifact_key_arn: Some(ARTIFACT_KEY.into()),
         build: Build {
             secrets: BTreeMap::from([("TOKEN".into(), format!("/config/{name}_build/token"))]),
             cache,
@@ -102,7 +105,8 @@ fn spec(name: &str, kind: Kind, cache: Cache) -> ServiceSpec {
         },
         environments,
         approval_topic_arn: None,
-        flyway: migrate.then(|| Flyway { locations: vec!["filesystem:db/migration".into()] }),
+        flyway: migrate
+            .then(|| Flyway { locations: vec!["filesystem:db/migration".into()], image: Flyway::DEFAULT_IMAGE.into() }),
         tags: BTreeMap::new(),
     };
     assert_eq!(validate(&spec), [], "{name} is a valid sample");
@@ -214,8 +218,6 @@ fn objects(spec: &ServiceSpec) -> Vec<(Object, Vec<(&'static str, &'static str)>
     }
     for env in &spec.environments {
         let account = account_of(&env.name);
-        let config = parameter(account, &format!("{}/spring.datasource.url", spec.config_path(&env.name)));
-        made.push((object(config, Some(&env.name)), vec![("deployer", "ssm:GetParameter")]));
         let deployer = Object { service: None, ..object(env.deploy_role_arn.clone(), Some(&env.name)) };
         made.push((deployer, vec![("pipeline", "sts:AssumeRole")]));
         if environment_role(spec, &shape, &region(), env).is_some() {
@@ -238,7 +240,7 @@ struct Grant {
     /// The service whose own role this is; `None` for a deploy target's.
     service: Option<String>,
     environment: Option<String>,
-    statements: Vec<(Vec<String>, Vec<String>)>,
+    statements: Vec<Statement>,
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -249,11 +251,21 @@ fn strings(value: &Value) -> Vec<String> {
     }
 }
 
-fn statements(documents: &RoleDocuments) -> Vec<(Vec<String>, Vec<String>)> {
+/// A statement as (actions, resources, not-resources); a statement with
+/// `NotResource` reaches every object its patterns do not match.
+type Statement = (Vec<String>, Vec<String>, Vec<String>);
+
+fn statements(documents: &RoleDocuments) -> Vec<Statement> {
     let statements = documents.policy["Statement"].as_array().cloned().unwrap_or_default();
     statements
         .iter()
-        .map(|s| (strings(&s["Action"]), strings(&s["Resource"]).into_iter().filter(|r| r != "*").collect()))
+        .map(|s| {
+            (
+                strings(&s["Action"]),
+                strings(&s["Resource"]).into_iter().filter(|r| r != "*").collect(),
+                strings(&s["NotResource"]),
+            )
+        })
         .collect()
 }
 
@@ -281,15 +293,11 @@ fn grants(services: &[ServiceSpec]) -> Vec<Grant> {
             environment: env.into(),
             account_id: account.into(),
             kinds: Kind::ALL.into_iter().map(Kind::name).collect(),
-            pipeline_role_arns: services
-                .iter()
-                .map(|s| role_arn("aws", PIPELINE_ACCOUNT, &pipeline_role_name(&s.name)))
-                .collect(),
+            pipeline_account_ids: BTreeSet::from([PIPELINE_ACCOUNT.into()]),
             provisioner_arns: BTreeSet::new(),
             external_id: None,
             artifact_bucket: Some(BUCKET.into()),
-            config_prefix: DEFAULT_PREFIX.into(),
-            config_separator: DEFAULT_SEPARATOR.into(),
+            artifact_key_arn: Some(ARTIFACT_KEY.into()),
         };
         grants.push(Grant {
             role: "deployer",
@@ -303,9 +311,13 @@ fn grants(services: &[ServiceSpec]) -> Vec<Grant> {
 
 /// Whether `grant` allows `action` (any action when `None`) on `object`.
 fn grants_it(grant: &Grant, action: Option<&str>, object: &Object) -> bool {
-    grant.statements.iter().any(|(actions, resources)| {
+    grant.statements.iter().any(|(actions, resources, not_resources)| {
         action.is_none_or(|action| actions.iter().any(|a| glob(a, action)))
-            && resources.iter().any(|resource| glob(resource, &object.arn))
+            && (resources.iter().any(|resource| glob(resource, &object.arn))
+                || (!not_resources.is_empty()
+                    // An action only ever applies to its own service's resources.
+                    && actions.iter().any(|a| a.split(':').next() == object.arn.split(':').nth(2))
+                    && !not_resources.iter().any(|r| glob(r, &object.arn))))
     })
 }
 

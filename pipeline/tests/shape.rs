@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use bokbasen_pipeline::{
-    build_role, environment_role, pipeline_role, recover, shape, validate, ActionKind, Build, Cache, Environment,
-    Flyway, Kind, Observed, Region, ServiceSpec, SmokeTest, Source, VariableValue, Where,
+    build_role, environment_role, pipeline_role, recover, repository_policy, shape, validate, ActionKind, Build, Cache,
+    Environment, Flyway, Kind, Network, Observed, Region, ServiceSpec, SmokeTest, Source, VariableValue, Where,
+    BUILD_ARTIFACT,
 };
 use serde_json::{json, Value};
 
 const PIPELINE_ACCOUNT: &str = "111111111111";
+const ARTIFACT_KEY: &str = "arn:aws:kms:eu-north-1:111111111111:key/0a1b2c3d-0000-4000-8000-000000000001";
 
 fn region() -> Region {
     Region { partition: "aws".into(), region: "eu-north-1".into() }
@@ -39,7 +41,7 @@ fn resources(policy: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|s| s["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()))
+        .flat_map(|s| s["Resource"].as_array().into_iter().flatten().map(|r| r.as_str().unwrap().to_string()))
         .collect()
 }
 
@@ -71,6 +73,7 @@ fn spec(kind: Kind) -> ServiceSpec {
         }),
         verification: verification.iter().map(|c| c.to_string()).collect(),
         target: target(kind, name),
+        network: None,
     };
     ServiceSpec {
         name: "ebook-api".into(),
@@ -81,6 +84,7 @@ fn spec(kind: Kind) -> ServiceSpec {
             branch: "main".into(),
         },
         artifact_bucket: "bokbasen-pipeline-artifacts".into(),
+        artifact_key_arn: Some(ARTIFACT_KEY.into()),
         build: Build {
             image: "aws/codebuild/standard:7.0".into(),
             compute_type: "BUILD_GENERAL1_SMALL".into(),
@@ -95,7 +99,8 @@ fn spec(kind: Kind) -> ServiceSpec {
             env("production", "444444444444", true, &[]),
         ],
         approval_topic_arn: Some("arn:aws:sns:eu-north-1:111111111111:releases".into()),
-        flyway: migrate.then(|| Flyway { locations: vec!["filesystem:db/migration".into()] }),
+        flyway: migrate
+            .then(|| Flyway { locations: vec!["filesystem:db/migration".into()], image: Flyway::DEFAULT_IMAGE.into() }),
         tags: map(&[("team", "ebooks")]),
     }
 }
@@ -240,7 +245,7 @@ fn validation_names_the_field() {
     assert_eq!(errors_at(&function), Vec::<String>::new());
     let mut site = spec(Kind::StaticSite);
     site.environments[0].migrate = true;
-    site.flyway = Some(Flyway { locations: vec!["filesystem:db".into()] });
+    site.flyway = Some(Flyway { locations: vec!["filesystem:db".into()], image: Flyway::DEFAULT_IMAGE.into() });
     assert_eq!(errors_at(&site), ["environment[0].migrate"]);
 }
 
@@ -310,6 +315,7 @@ fn observed(spec: &ServiceSpec) -> Observed {
     Observed {
         name: spec.name.clone(),
         artifact_bucket: spec.artifact_bucket.clone(),
+        artifact_key_arn: spec.artifact_key_arn.clone(),
         stages: shape.stages,
         projects,
         deploy_roles: spec.environments.iter().map(|e| (e.name.clone(), e.deploy_role_arn.clone())).collect(),
@@ -327,6 +333,14 @@ fn the_spec_is_recovered_from_its_deployed_shape() {
         other.approval_topic_arn = None;
         other.tags.clear();
         other.environments[0].smoke_test = None;
+        other.environments[1].network = Some(Network {
+            vpc_id: "vpc-0a1b2c3d".into(),
+            subnet_ids: vec!["subnet-0a1b2c3d".into()],
+            security_group_ids: vec!["sg-0a1b2c3d".into()],
+        });
+        if let Some(flyway) = &mut other.flyway {
+            flyway.image = "111111111111.dkr.ecr.eu-north-1.amazonaws.com/mirror/flyway:10".into();
+        }
         other.environments[2].approval = false;
         other.environments[2].verification =
             vec![r#"./verify --name "prod" \ --all"#.into(), "echo 'done'; exit 0".into()];
@@ -336,7 +350,10 @@ fn the_spec_is_recovered_from_its_deployed_shape() {
     for env in &mut only_first_migrates.environments[1..] {
         env.migrate = false;
     }
-    only_first_migrates.flyway = Some(Flyway { locations: vec!["filesystem:db/a".into(), "classpath:db/b".into()] });
+    only_first_migrates.flyway = Some(Flyway {
+        locations: vec!["filesystem:db/a".into(), "classpath:db/b".into()],
+        image: Flyway::DEFAULT_IMAGE.into(),
+    });
     variants.push(only_first_migrates);
     for spec in variants {
         assert_eq!(validate(&spec), [], "{} variant is valid", spec.kind.name());
@@ -364,4 +381,121 @@ fn a_pipeline_not_made_by_bokbasen_is_refused() {
     let mut seen = observed(&spec(Kind::Fargate));
     seen.stages.truncate(2);
     assert!(recover(&seen).unwrap_err().to_string().contains("fewer than three stages"));
+}
+
+#[test]
+fn artifacts_cross_accounts_under_the_customer_managed_key() {
+    for kind in Kind::ALL {
+        let spec = spec(kind);
+        let shape = shape(&spec);
+        // Every project encrypts with the key, or CodeBuild would use its account's AWS managed key.
+        assert!(shape.projects.iter().all(|p| p.encryption_key.as_deref() == Some(ARTIFACT_KEY)), "{}", kind.name());
+        // Steps in other accounts take the build's artifact: the source is a clone reference only the
+        // pipeline account's connection can follow.
+        for stage in &shape.stages[2..] {
+            for action in stage.actions.iter().filter(|a| a.input.is_some()) {
+                assert_eq!(action.input, Some(BUILD_ARTIFACT), "{} {}", stage.name, action.name);
+            }
+        }
+        let docs = documents(&spec);
+        let build = docs["build"]["policy"].to_string();
+        assert!(build.contains("codeconnections:UseConnection"), "the build clones through the connection");
+        for role in [&docs["pipeline"], &docs["build"]] {
+            assert!(resources(&role["policy"]).contains(&ARTIFACT_KEY.to_string()));
+        }
+        for (_, role) in docs["environments"].as_object().unwrap() {
+            assert!(resources(&role["policy"]).contains(&ARTIFACT_KEY.to_string()), "{}", kind.name());
+        }
+        // Pulls from the environment accounts, for the kinds that build an image.
+        let pull = repository_policy(&spec, &region(), PIPELINE_ACCOUNT).expect("environments in other accounts");
+        assert_eq!(
+            pull["Statement"][0]["Principal"]["AWS"],
+            json!([
+                "arn:aws:iam::222222222222:root",
+                "arn:aws:iam::333333333333:root",
+                "arn:aws:iam::444444444444:root"
+            ])
+        );
+    }
+    let mut same_account = spec(Kind::Lambda);
+    for env in &mut same_account.environments {
+        env.account_id = PIPELINE_ACCOUNT.into();
+        env.deploy_role_arn = format!("arn:aws:iam::{PIPELINE_ACCOUNT}:role/bokbasen-deployer");
+    }
+    assert_eq!(repository_policy(&same_account, &region(), PIPELINE_ACCOUNT), None);
+}
+
+#[test]
+fn environments_in_other_accounts_need_a_customer_managed_key() {
+    let mut spec = spec(Kind::Fargate);
+    spec.artifact_key_arn = None;
+    let errors = validate(&spec);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path.to_string(), "artifact_key_arn");
+    assert!(
+        errors[0].message.contains("environment[0] (\"test\") is in account 222222222222"),
+        "{}",
+        errors[0].message
+    );
+    // All in the pipeline's account: AWS's managed key serves.
+    for env in &mut spec.environments {
+        env.account_id = PIPELINE_ACCOUNT.into();
+        env.deploy_role_arn = format!("arn:aws:iam::{PIPELINE_ACCOUNT}:role/bokbasen-deployer");
+    }
+    assert_eq!(validate(&spec), []);
+    spec.artifact_key_arn = Some("alias/bokbasen".into());
+    assert_eq!(validate(&spec)[0].path.to_string(), "artifact_key_arn", "an alias resolves in the caller's account");
+}
+
+#[test]
+fn a_network_places_the_environments_steps_and_lets_codebuild_attach_to_it() {
+    let mut spec = spec(Kind::Lambda);
+    spec.environments[1].network = Some(Network {
+        vpc_id: "vpc-0a1b2c3d".into(),
+        subnet_ids: vec!["subnet-0a1b2c3d".into(), "subnet-1a1b2c3d".into()],
+        security_group_ids: vec!["sg-0a1b2c3d".into()],
+    });
+    assert_eq!(validate(&spec), []);
+    let shape = shape(&spec);
+    for project in &shape.projects {
+        let in_stage = project.runs_in == Where::Environment("stage".into());
+        assert_eq!(project.network.is_some(), in_stage, "{}", project.name);
+    }
+    let docs = documents(&spec);
+    let stage = docs["environments"]["stage"]["policy"].to_string();
+    assert!(stage.contains("ec2:CreateNetworkInterfacePermission") && stage.contains("subnet/subnet-1a1b2c3d"));
+    assert!(!docs["environments"]["test"]["policy"].to_string().contains("ec2:"));
+
+    spec.environments[1].network.as_mut().unwrap().subnet_ids = vec!["subnet-x".into()];
+    spec.environments[1].network.as_mut().unwrap().security_group_ids.clear();
+    let paths: Vec<String> = validate(&spec).iter().map(|e| e.path.to_string()).collect();
+    assert_eq!(paths, ["environment[1].network.subnet_ids[0]", "environment[1].network.security_group_ids"]);
+}
+
+#[test]
+fn the_flyway_image_is_the_teams_choice_and_a_private_one_is_pulled_with_the_role() {
+    let mut spec = spec(Kind::Fargate);
+    let mirror = "111111111111.dkr.ecr.eu-north-1.amazonaws.com/mirror/flyway:10";
+    spec.flyway.as_mut().unwrap().image = mirror.into();
+    let shape = shape(&spec);
+    let migrate: Vec<_> = shape.projects.iter().filter(|p| p.name.ends_with("-migrate")).collect();
+    assert!(!migrate.is_empty() && migrate.iter().all(|p| p.image == mirror));
+    let test = documents(&spec)["environments"]["test"]["policy"].to_string();
+    assert!(test.contains("arn:aws:ecr:eu-north-1:111111111111:repository/mirror/flyway"));
+    assert!(!documents(&self::spec(Kind::Fargate))["environments"]["test"]["policy"].to_string().contains("ecr:"));
+    spec.flyway.as_mut().unwrap().image = " ".into();
+    assert_eq!(validate(&spec)[0].path.to_string(), "flyway.image");
+}
+
+#[test]
+fn batch_deploys_may_pass_job_roles_but_not_bokbasens() {
+    let docs = documents(&spec(Kind::Batch));
+    let pass = docs["environments"]["test"]["policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "PassJobRoles")
+        .cloned()
+        .expect("batch's deploy passes the job definition's roles");
+    assert_eq!(pass["NotResource"], json!(["arn:aws:iam::*:role/bokbasen/*"]));
 }

@@ -122,7 +122,62 @@ pub fn render_all<P: Provider>(server: &Server<P>, example: impl Fn(&str) -> Opt
             ),
         });
     }
+    pages.push(Page { path: PERMISSIONS_GUIDE.into(), content: permissions_guide() });
     pages
+}
+
+/// The guide to the permissions bokbasen needs and grants.
+pub const PERMISSIONS_GUIDE: &str = "docs/guides/permissions.md";
+
+/// The permissions guide, rendered from the documents the code writes
+/// (`bokbasen_pipeline::permissions` and `::target`) for sample accounts,
+/// so it cannot drift from them.
+fn permissions_guide() -> String {
+    use bokbasen_pipeline::parameters::DEFAULT_PREFIX;
+    use bokbasen_pipeline::permissions::{provisioner_policy, Provisioner};
+    use bokbasen_pipeline::target::{deployer_role, DeployTarget};
+    use bokbasen_pipeline::{Kind as ServiceKind, Region};
+
+    let region = Region { partition: "aws".into(), region: "eu-north-1".into() };
+    let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).expect("JSON");
+    let provisioner = Provisioner {
+        account: "123456789012".into(),
+        config_prefix: DEFAULT_PREFIX.into(),
+        environment_admin_role: Some("OrganizationAccountAccessRole".into()),
+    };
+    let target = DeployTarget {
+        environment: "test".into(),
+        account_id: "222222222222".into(),
+        kinds: ServiceKind::ALL.into_iter().map(ServiceKind::name).collect(),
+        pipeline_account_ids: ["123456789012".to_string()].into(),
+        provisioner_arns: ["arn:aws:iam::123456789012:role/terraform".to_string()].into(),
+        external_id: Some("EXTERNAL-ID".into()),
+        artifact_bucket: Some("bokbasen-pipeline-artifacts".into()),
+        artifact_key_arn: Some("arn:aws:kms:eu-north-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000001".into()),
+    };
+    let deployer = deployer_role(&target, &region);
+    format!(
+        "---\npage_title: \"Permissions\"\nsubcategory: \"Guides\"\ndescription: |-\n  What the identity running Terraform needs, and what bokbasen_deploy_target grants.\n---\n\n\
+# Permissions\n\n\
+Generated from the documents the provider writes; the samples use the tooling account `123456789012`, \
+a Test account `222222222222` and region `eu-north-1`.\n\n\
+## The identity that runs Terraform (tooling account)\n\n\
+The least policy for `bokbasen_service_pipeline`, `bokbasen_service_config`, `bokbasen_service_secret` and \
+`bokbasen_artifact_store` in the tooling account. Each environment account is reached through its deploy target's \
+deployer role, which must list this identity in `provisioner_arns`. `AdministerEnvironments` is only needed to apply \
+the deploy targets from the same configuration (through `OrganizationAccountAccessRole`, which AWS Organizations \
+makes in member accounts); leave it out when others apply them. The end-to-end tests run as an IAM user with exactly \
+this policy against an endpoint that enforces it.\n\n```json\n{}\n```\n\n\
+## What `bokbasen_deploy_target` grants (each environment account)\n\n\
+The deployer role's trust: bokbasen's pipeline roles (`/bokbasen/*-pipeline`) of the pipeline accounts, and the \
+provisioners, by account and `aws:PrincipalArn` (no role needs to exist first, and a role made anew keeps its trust); \
+the external ID binds the provisioners only, as a pipeline action cannot send one.\n\n```json\n{}\n```\n\n\
+Its permissions, here with every kind: the environment's projects and their roles (by the names every bokbasen \
+pipeline uses), the environment's configuration, the artifacts and their key, and each kind's deploy.\n\n```json\n{}\n```\n",
+        pretty(&provisioner_policy(&provisioner, &region)),
+        pretty(&deployer.trust),
+        pretty(&deployer.policy),
+    )
 }
 
 /// One page. `name` is the type name (the provider's name for the provider);

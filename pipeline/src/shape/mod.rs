@@ -24,7 +24,6 @@ use crate::{Cache, Environment, Kind, ServiceSpec};
 /// Image for the steps bokbasen writes (AWS CLI, curl, jq).
 const TOOLS_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 const TOOLS_COMPUTE: &str = "BUILD_GENERAL1_SMALL";
-const FLYWAY_IMAGE: &str = "flyway/flyway:10";
 
 fn plain(name: &str, value: impl Into<String>) -> Variable {
     Variable { name: name.to_string(), value: VariableValue::Plain(value.into()) }
@@ -116,6 +115,8 @@ fn build_project(spec: &ServiceSpec) -> Project {
         cache: spec.build.cache,
         buildspec: spec.build.buildspec.clone(),
         variables,
+        encryption_key: spec.artifact_key_arn.clone(),
+        network: None,
     }
 }
 
@@ -129,9 +130,11 @@ struct EnvironmentStage<'a> {
 }
 
 /// A CodeBuild step bokbasen writes: its project and the action that runs it.
+/// Every step reads the build's output artifact: the source artifact is a
+/// reference to a clone through the pipeline's connection, which only the
+/// pipeline's account can use, so the build packages what later steps need.
 struct Step<'a> {
     purpose: ProjectPurpose,
-    input: &'static str,
     image: &'a str,
     commands: &'a [&'a str],
     variables: Vec<Variable>,
@@ -165,13 +168,15 @@ impl EnvironmentStage<'_> {
             cache: Cache::None,
             buildspec: buildspec(step.commands),
             variables: step.variables,
+            encryption_key: self.spec.artifact_key_arn.clone(),
+            network: self.env.network.clone(),
         };
         let action = codebuild_action(
             step.purpose.action(),
             self.next_order(),
             self.here.clone(),
             &project.name,
-            step.input,
+            BUILD_ARTIFACT,
             None,
         );
         self.actions.push(action);
@@ -225,8 +230,7 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         let locations = spec.flyway.as_ref().map(|f| f.locations.join(",")).unwrap_or_default();
         stage.codebuild(Step {
             purpose: ProjectPurpose::Migrate,
-            input: SOURCE_ARTIFACT,
-            image: FLYWAY_IMAGE,
+            image: spec.flyway.as_ref().map_or(crate::Flyway::DEFAULT_IMAGE, |f| f.image.as_str()),
             commands: &["flyway -locations=\"$FLYWAY_LOCATIONS\" migrate"],
             variables: vec![
                 plain(FLYWAY_LOCATIONS_VARIABLE, locations),
@@ -246,7 +250,6 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
             stage.action("Deploy", ActionKind::S3Deploy, here.clone(), Some(BUILD_ARTIFACT), config);
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Invalidate,
-                input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &["aws cloudfront create-invalidation --distribution-id \"$DISTRIBUTION_ID\" --paths '/*'"],
                 variables: stage.target_variables(ProjectPurpose::Invalidate),
@@ -255,7 +258,6 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         Kind::Lambda => {
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Deploy,
-                input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &[
                     "aws lambda update-function-code --function-name \"$FUNCTION\" --zip-file fileb://function.zip --publish",
@@ -267,7 +269,6 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         Kind::Batch => {
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Deploy,
-                input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &[
                     "IMAGE=$(jq -r .ImageURI imageDetail.json)",
@@ -281,7 +282,6 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         Kind::ApiGateway => {
             stage.codebuild(Step {
                 purpose: ProjectPurpose::Deploy,
-                input: BUILD_ARTIFACT,
                 image: TOOLS_IMAGE,
                 commands: &[
                     "aws apigateway put-rest-api --rest-api-id \"$API_ID\" --mode overwrite --body fileb://openapi.json",
@@ -294,7 +294,6 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
     if let Some(smoke) = &env.smoke_test {
         stage.codebuild(Step {
             purpose: ProjectPurpose::SmokeTest,
-            input: SOURCE_ARTIFACT,
             image: TOOLS_IMAGE,
             commands: &["curl --fail --silent --show-error --max-time 60 \"$RUNSCOPE_TRIGGER_URL\""],
             variables: vec![parameter(RUNSCOPE_TRIGGER_VARIABLE, smoke.runscope_trigger_parameter.clone())],
@@ -304,7 +303,6 @@ fn environment_stage(spec: &ServiceSpec, env: &Environment) -> (Stage, Vec<Proje
         let commands: Vec<&str> = env.verification.iter().map(String::as_str).collect();
         stage.codebuild(Step {
             purpose: ProjectPurpose::Verify,
-            input: SOURCE_ARTIFACT,
             image: &spec.build.image,
             commands: &commands,
             variables: Vec::new(),

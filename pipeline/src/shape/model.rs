@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::names::ProjectPurpose;
-use crate::{Cache, Kind};
+use crate::{Cache, Kind, Network};
 
 /// Artifact names passed between actions.
 pub const SOURCE_ARTIFACT: &str = "source";
@@ -114,6 +114,11 @@ pub struct Project {
     /// A path in the repository, or inline YAML.
     pub buildspec: String,
     pub variables: Vec<Variable>,
+    /// The KMS key CodeBuild encrypts the project's output with; `None`
+    /// leaves the account's AWS managed key, which other accounts cannot use.
+    pub encryption_key: Option<String>,
+    /// The VPC the step runs in.
+    pub network: Option<Network>,
 }
 
 /// A CodeBuild environment variable.

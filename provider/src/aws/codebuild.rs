@@ -4,7 +4,7 @@
 
 use aws_sdk_codebuild::types as cb;
 
-use super::{failed, AwsContext, Step};
+use super::{failed, retry, AwsContext, Step};
 
 /// A project as bokbasen writes it: the parts CreateProject and
 /// UpdateProject both take.
@@ -16,6 +16,9 @@ pub struct ProjectDefinition {
     pub environment: cb::ProjectEnvironment,
     pub cache: cb::ProjectCache,
     pub service_role: String,
+    /// The KMS key of the project's output artifacts.
+    pub encryption_key: Option<String>,
+    pub vpc_config: Option<cb::VpcConfig>,
     pub tags: Vec<cb::Tag>,
 }
 
@@ -36,7 +39,17 @@ pub async fn find_project(aws: &AwsContext, name: &str) -> Step<Option<cb::Proje
 pub async fn ensure_project(aws: &AwsContext, definition: ProjectDefinition) -> Step {
     let exists = find_project(aws, &definition.name).await?.is_some();
     let codebuild = aws.codebuild();
-    let ProjectDefinition { name, source, artifacts, environment, cache, service_role, tags } = definition;
+    let ProjectDefinition {
+        name,
+        source,
+        artifacts,
+        environment,
+        cache,
+        service_role,
+        encryption_key,
+        vpc_config,
+        tags,
+    } = definition;
     // Both requests take the same parts under the same names, on builders of different types.
     macro_rules! with_parts {
         ($request:expr) => {
@@ -47,17 +60,20 @@ pub async fn ensure_project(aws: &AwsContext, definition: ProjectDefinition) -> 
                 .environment(environment)
                 .cache(cache)
                 .service_role(service_role)
+                .set_encryption_key(encryption_key)
+                .set_vpc_config(vpc_config)
                 .set_tags(Some(tags))
         };
     }
+    // CodeBuild checks the service role on both calls; a role just written may not pass yet.
     if exists {
-        with_parts!(codebuild.update_project())
-            .send()
+        let request = with_parts!(codebuild.update_project());
+        retry::while_propagating(&format!("codebuild:UpdateProject {name}"), || request.clone().send())
             .await
             .map_err(failed(format!("updating CodeBuild project {name}")))?;
     } else {
-        with_parts!(codebuild.create_project())
-            .send()
+        let request = with_parts!(codebuild.create_project());
+        retry::while_propagating(&format!("codebuild:CreateProject {name}"), || request.clone().send())
             .await
             .map_err(failed(format!("creating CodeBuild project {name}")))?;
     }

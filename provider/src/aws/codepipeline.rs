@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_codepipeline::types as cp;
 
 use super::tags::TagChanges;
-use super::{failed, invalid, AwsContext, Step};
+use super::{failed, invalid, retry, AwsContext, Step};
 
 /// A pipeline as AWS holds it.
 #[derive(Clone, Debug)]
@@ -39,12 +39,9 @@ pub async fn create_pipeline(
     tags: &BTreeMap<String, String>,
 ) -> Step<i64> {
     let name = declaration.name().to_string();
-    let created = aws
-        .codepipeline()
-        .create_pipeline()
-        .pipeline(declaration)
-        .set_tags(Some(pipeline_tags(tags)?))
-        .send()
+    let request = aws.codepipeline().create_pipeline().pipeline(declaration).set_tags(Some(pipeline_tags(tags)?));
+    // CodePipeline checks that it may assume the pipeline's role, and that role each action's.
+    let created = retry::while_propagating(&format!("codepipeline:CreatePipeline {name}"), || request.clone().send())
         .await
         .map_err(failed(format!("creating pipeline {name}")))?;
     Ok(created.pipeline().and_then(|p| p.version()).unwrap_or_default().into())
@@ -53,11 +50,9 @@ pub async fn create_pipeline(
 /// Replaces the declaration of the pipeline it names; returns the new version.
 pub async fn update_pipeline(aws: &AwsContext, declaration: cp::PipelineDeclaration) -> Step<i64> {
     let name = declaration.name().to_string();
-    let updated = aws
-        .codepipeline()
-        .update_pipeline()
-        .pipeline(declaration)
-        .send()
+    let request = aws.codepipeline().update_pipeline().pipeline(declaration);
+    // Checked as on create: a role whose trust or policy just changed may not pass yet.
+    let updated = retry::while_propagating(&format!("codepipeline:UpdatePipeline {name}"), || request.clone().send())
         .await
         .map_err(failed(format!("updating pipeline {name}")))?;
     Ok(updated.pipeline().and_then(|p| p.version()).unwrap_or_default().into())

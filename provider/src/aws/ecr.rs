@@ -17,12 +17,14 @@ pub async fn repository_url(aws: &AwsContext, name: &str) -> Step<Option<String>
 }
 
 /// Makes the repository `name` exist (tagged with `tags` when it is created)
-/// with the lifecycle policy `lifecycle`; returns its URL.
+/// with the lifecycle policy `lifecycle` and the repository policy `policy`
+/// (none: removed); returns its URL.
 pub async fn ensure_repository(
     aws: &AwsContext,
     name: &str,
     tags: &BTreeMap<String, String>,
     lifecycle: &str,
+    policy: Option<&str>,
 ) -> Step<String> {
     let ecr = aws.ecr();
     let url = match repository_url(aws, name).await? {
@@ -49,7 +51,37 @@ pub async fn ensure_repository(
         .send()
         .await
         .map_err(failed(format!("setting the lifecycle policy of ECR repository {name}")))?;
+    match policy {
+        Some(policy) => {
+            ecr.set_repository_policy()
+                .repository_name(name)
+                .policy_text(policy)
+                .send()
+                .await
+                .map_err(failed(format!("setting the repository policy of ECR repository {name}")))?;
+        }
+        None => match ecr.delete_repository_policy().repository_name(name).send().await {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_repository_policy_not_found_exception()) => {}
+            Err(err) => return Err(failed(format!("removing the repository policy of ECR repository {name}"))(err)),
+        },
+    }
     Ok(url)
+}
+
+/// The repository policy of `name`, if it has one.
+pub async fn repository_policy(aws: &AwsContext, name: &str) -> Step<Option<String>> {
+    match aws.ecr().get_repository_policy().repository_name(name).send().await {
+        Ok(found) => Ok(found.policy_text),
+        Err(err)
+            if err.as_service_error().is_some_and(|e| {
+                e.is_repository_policy_not_found_exception() || e.is_repository_not_found_exception()
+            }) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(failed(format!("reading the repository policy of ECR repository {name}"))(err)),
+    }
 }
 
 /// Deletes the repository `name` with every image in it; already gone is fine.

@@ -3,7 +3,7 @@
 //! retries), and a client per service on demand.
 //!
 //! One module per AWS service holds its calls (`roles` for IAM,
-//! `parameters` for SSM, `codebuild`, `codepipeline`, `ecr`), and `tags`
+//! `parameters` for SSM, `codebuild`, `codepipeline`, `ecr`, `s3`, `kms`), and `tags`
 //! the tag rules they share. Nothing here knows Terraform's types.
 //!
 //! Credentials come from the standard AWS chain (environment, shared config
@@ -14,8 +14,11 @@
 pub mod codebuild;
 pub mod codepipeline;
 pub mod ecr;
+pub mod kms;
 pub mod parameters;
+pub mod retry;
 pub mod roles;
+pub mod s3;
 pub mod tags;
 
 use std::collections::BTreeMap;
@@ -66,6 +69,18 @@ pub struct AwsContext {
     sdk: SdkConfig,
     endpoints: BTreeMap<String, String>,
     pub default_tags: BTreeMap<String, String>,
+    external_ids: ExternalIds,
+}
+
+/// Role ARN → the external ID [`AwsContext::assume`] presents for it.
+/// Sensitive: its `Debug` names the roles only.
+#[derive(Clone, Default)]
+pub struct ExternalIds(BTreeMap<String, String>);
+
+impl std::fmt::Debug for ExternalIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 /// The session name when `assume_role.session_name` is not set.
@@ -116,7 +131,12 @@ impl AwsContext {
                 base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
             }
         };
-        Ok(AwsContext { sdk, endpoints: settings.endpoints, default_tags: settings.default_tags })
+        Ok(AwsContext {
+            sdk,
+            endpoints: settings.endpoints,
+            default_tags: settings.default_tags,
+            external_ids: ExternalIds::default(),
+        })
     }
 
     /// The SDK configuration for `service`, with its endpoint override applied.
@@ -151,6 +171,14 @@ impl AwsContext {
         aws_sdk_ssm::Client::new(&self.service_config("ssm"))
     }
 
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::new(&self.service_config("s3"))
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.service_config("kms"))
+    }
+
     /// Where calls land: the account of the credentials in use (after any
     /// assumed role), with partition and region, for forming ARNs.
     pub async fn whereabouts(&self) -> Step<(String, bokbasen_pipeline::Region)> {
@@ -165,21 +193,36 @@ impl AwsContext {
         self.sdk.region().map(|r| r.as_ref())
     }
 
+    /// This context, presenting `external_ids` (role ARN → ID) when it
+    /// assumes those roles.
+    pub fn with_external_ids(&self, external_ids: BTreeMap<String, String>) -> AwsContext {
+        AwsContext { external_ids: ExternalIds(external_ids), ..self.clone() }
+    }
+
     /// The same settings acting as `role_arn` (e.g. an environment's deploy
     /// role in another account), with this context's credentials as the
-    /// source. Credentials are fetched on first use and refreshed by the SDK.
+    /// source, and the role's external ID if one was given
+    /// ([`AwsContext::with_external_ids`]). The role is assumed now, waiting
+    /// while a trust just written propagates; the SDK refreshes the
+    /// credentials before they expire.
     pub async fn assume(&self, role_arn: &str, session_name: &str) -> Result<AwsContext, String> {
         let source =
             self.sdk.credentials_provider().ok_or("no AWS credentials are configured to assume the role with")?;
-        let provider = AssumeRoleProvider::builder(role_arn)
-            .session_name(session_name)
-            .configure(&self.service_config("sts"))
-            .build_from_provider(source)
-            .await;
+        let mut builder = AssumeRoleProvider::builder(role_arn).session_name(session_name);
+        if let Some(external_id) = self.external_ids.0.get(role_arn) {
+            builder = builder.external_id(external_id);
+        }
+        let provider = builder.configure(&self.service_config("sts")).build_from_provider(source).await;
+        // Not lazily on a client's first call, as the SDK would: its identity
+        // cache gives up after 5 s, too soon for IAM (see `retry::credentials_now`).
+        let provider = retry::credentials_now(&format!("sts:AssumeRole {role_arn}"), retry::Patience::IAM, provider)
+            .await
+            .map_err(|err| format!("assuming the role {role_arn}: {}", error_detail(&err)))?;
         Ok(AwsContext {
-            sdk: self.sdk.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build(),
+            sdk: self.sdk.to_builder().credentials_provider(provider).build(),
             endpoints: self.endpoints.clone(),
             default_tags: self.default_tags.clone(),
+            external_ids: ExternalIds::default(),
         })
     }
 }
@@ -228,6 +271,16 @@ pub fn error_detail(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn external_ids_show_their_roles_never_their_values() {
+        let ids = ExternalIds(BTreeMap::from([(
+            "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test".to_string(),
+            "s3cr3t-external-id".to_string(),
+        )]));
+        let shown = format!("{ids:?}");
+        assert!(shown.contains("bokbasen-deployer-test") && !shown.contains("s3cr3t"), "{shown}");
+    }
 
     #[test]
     fn external_id_is_not_debug_printed() {

@@ -84,7 +84,8 @@ pub trait Resource: Send + Sync + 'static {
         None
     }
 
-    /// Rewrites stored JSON state written by an older schema `version`.
+    /// Rewrites stored JSON state written by an older schema `version`;
+    /// refuses state written by a newer one.
     fn upgrade_state(
         &self,
         version: i64,
@@ -99,7 +100,13 @@ pub trait Resource: Send + Sync + 'static {
             );
             return None;
         }
-        Some(state)
+        Some(self.upgrade_from(version, state))
+    }
+
+    /// The current schema's form of state stored under the older `version`
+    /// (attributes missing from it read as null). As it is, by default.
+    fn upgrade_from(&self, _version: i64, state: serde_json::Value) -> serde_json::Value {
+        state
     }
 }
 

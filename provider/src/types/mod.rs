@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::aws::AwsContext;
 use crate::framework::{data_source, resource, AnyDataSource, AnyResource};
 
+pub mod artifact_store;
 pub mod caller_identity;
 pub mod deploy_target;
 pub mod service_config;
@@ -23,6 +24,7 @@ pub fn resources() -> Vec<Arc<dyn AnyResource<AwsContext>>> {
         resource(service_config::ServiceConfig),
         resource(service_secret::ServiceSecret),
         resource(deploy_target::DeployTargetResource),
+        resource(artifact_store::ArtifactStoreResource),
     ]
 }
 

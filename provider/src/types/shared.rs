@@ -149,6 +149,21 @@ pub fn check_tier(tier: &Attr<String>, diags: &mut Diagnostics) {
     }
 }
 
+/// SSM takes a parameter from Standard to Advanced, never back
+/// (PutParameter refuses it); a parameter is only Standard again when it is
+/// deleted and made anew. Refused at plan, unless the parameters are new
+/// ones anyway (`same_parameters` false: another name or path).
+pub fn check_tier_change(prior: &Attr<String>, planned: &Attr<String>, same_parameters: bool, diags: &mut Diagnostics) {
+    let (Some(prior), Some(planned)) = (prior.known(), planned.known()) else { return };
+    if same_parameters && Tier::parse(prior) == Ok(Tier::Advanced) && Tier::parse(planned) == Ok(Tier::Standard) {
+        diags.attribute_error(
+            AttributePath::attr("tier"),
+            "Tier cannot go back to Standard",
+            "SSM cannot move a parameter from the Advanced tier back to Standard. Keep `tier = \"Advanced\"`, or delete and re-create the parameters: `terraform apply -replace=<this resource>` (a secret's value must then be set again).",
+        );
+    }
+}
+
 /// Checks known tags (at `path`, e.g. `tags`) against AWS's tag rules.
 pub fn check_tags(tags: &Attr<BTreeMap<String, Attr<String>>>, path: &AttributePath, diags: &mut Diagnostics) {
     let Attr::Known(items) = tags else { return };

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use bokbasen_pipeline::check_environment_name;
 use bokbasen_pipeline::names::{deployer_role_name, devops_role_name};
-use bokbasen_pipeline::parameters::{DEFAULT_PREFIX, DEFAULT_SEPARATOR};
 use bokbasen_pipeline::target::{
-    deployer_role, devops_role, observe_deployer, observe_devops, read_only_policy_arn, ObservedTarget,
+    deployer_role, devops_role, kinds_tag, observe_deployer, observe_devops, read_only_policy_arn, ObservedTarget,
+    KINDS_TAG,
 };
 
-use super::{check, known_set, schema, state_set, target, DeployTargetState, TYPE_NAME};
+use super::{check, known_set, schema, state_set, target, upgrade, DeployTargetState, SCHEMA_VERSION, TYPE_NAME};
 use crate::aws::roles::{ensure_role, read_role, remove_role};
 use crate::aws::{tags, AwsContext, Step};
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
@@ -22,9 +22,11 @@ async fn ensure(aws: &AwsContext, state: &DeployTargetState) -> Step<(String, St
     let (account, region) = aws.whereabouts().await?;
     let target = target(state, &account).ok_or("the configuration still has unknown values")?;
     let tags = tags::with_defaults(aws, &known_map(&state.tags).unwrap_or_default());
+    let mut deployer_tags = tags.clone();
+    deployer_tags.insert(KINDS_TAG.into(), kinds_tag(&target));
+    let deployer_docs = deployer_role(&target, &region);
     let deployer =
-        ensure_role(aws, &deployer_role_name(&target.environment), &deployer_role(&target, &region), &tags, &[])
-            .await?;
+        ensure_role(aws, &deployer_role_name(&target.environment), &deployer_docs, &deployer_tags, &[]).await?;
     let devops_name = devops_role_name(&target.environment);
     let devops = if state.devops_read_only.known() == Some(&true) {
         let principals = known_set(&state.devops_principals).unwrap_or_default();
@@ -42,33 +44,26 @@ async fn observe(aws: &AwsContext, prior: &DeployTargetState) -> Step<Option<Dep
     let Some(environment) = prior.environment.known().cloned() else { return Ok(None) };
     let Some(deployer) = read_role(aws, &deployer_role_name(&environment)).await? else { return Ok(None) };
     let devops = read_role(aws, &devops_role_name(&environment)).await?;
+    let mut deployer_tags = deployer.tags;
     let observed: ObservedTarget =
-        observe_deployer(&deployer.trust, deployer.policy.as_ref().unwrap_or(&serde_json::Value::Null));
+        observe_deployer(&deployer.trust, deployer.policy.as_ref().unwrap_or(&serde_json::Value::Null), &deployer_tags);
+    deployer_tags.remove(KINDS_TAG);
     let prior_tags = known_map(&prior.tags).unwrap_or_default();
     let account = deployer.arn.split(':').nth(4).unwrap_or_default().to_string();
     Ok(Some(DeployTargetState {
         environment: Attr::Known(environment.clone()),
         kinds: state_set(observed.kinds.into_iter().map(str::to_string).collect(), &prior.kinds),
-        pipeline_role_arns: state_set(observed.pipeline_role_arns, &prior.pipeline_role_arns),
+        pipeline_account_ids: state_set(observed.pipeline_account_ids, &prior.pipeline_account_ids),
         provisioner_arns: state_set(observed.provisioner_arns, &prior.provisioner_arns),
         external_id: observed.external_id.into(),
         artifact_bucket: observed.artifact_bucket.into(),
-        config_prefix: if prior.config_prefix.is_null() {
-            Attr::Known(DEFAULT_PREFIX.into())
-        } else {
-            prior.config_prefix.clone()
-        },
-        config_separator: if prior.config_separator.is_null() {
-            Attr::Known(DEFAULT_SEPARATOR.into())
-        } else {
-            prior.config_separator.clone()
-        },
+        artifact_key_arn: observed.artifact_key_arn.into(),
         devops_read_only: Attr::Known(devops.is_some()),
         devops_principals: state_set(
             devops.as_ref().map(|d| observe_devops(&d.trust)).unwrap_or_default(),
             &prior.devops_principals,
         ),
-        tags: state_map(tags::without_defaults(aws, deployer.tags, &prior_tags), &prior.tags),
+        tags: state_map(tags::without_defaults(aws, deployer_tags, &prior_tags), &prior.tags),
         id: Attr::Known(environment),
         account_id: Attr::Known(account),
         deployer_role_arn: Attr::Known(deployer.arn),
@@ -97,7 +92,11 @@ impl Resource for DeployTargetResource {
     }
 
     fn schema(&self) -> Schema {
-        schema()
+        schema().with_version(SCHEMA_VERSION)
+    }
+
+    fn upgrade_from(&self, version: i64, state: serde_json::Value) -> serde_json::Value {
+        upgrade(version, state)
     }
 
     async fn validate(&self, config: &DeployTargetState, diags: &mut Diagnostics) {

@@ -10,7 +10,7 @@ use super::{check, schema, ServiceConfigState, TYPE_NAME};
 use crate::aws::parameters::{self, Put, Stored};
 use crate::aws::{tags, AwsContext, Step};
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
-use crate::types::shared::{cleanup_note, known_map, parse_id, state_map, LocationArgs};
+use crate::types::shared::{check_tier_change, cleanup_note, known_map, parse_id, state_map, LocationArgs};
 use crate::value::AttributePath;
 
 pub struct ServiceConfig;
@@ -165,6 +165,10 @@ impl Resource for ServiceConfig {
         check(planned, diags);
         if let Some(location) = planned.location.known() {
             planned.locate(&location);
+        }
+        if let Some(prior) = prior {
+            let same = prior.path.known().is_some() && prior.path.known() == planned.path.known();
+            check_tier_change(&prior.tier, &planned.tier, same, diags);
         }
         // ARNs stay as they are unless the set of keys changes.
         let same_keys = match (prior.and_then(|p| p.parameter_arns.known()), planned.values.known()) {

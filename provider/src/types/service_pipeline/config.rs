@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use bokbasen_pipeline::{
-    shape, validate, Build, Cache, Environment, FieldStep, Flyway, Kind, ServiceSpec, SmokeTest, Source,
+    shape, validate, Build, Cache, Environment, FieldStep, Flyway, Kind, Network, ServiceSpec, SmokeTest, Source,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,7 @@ pub struct ServicePipelineState {
     pub name: Attr<String>,
     pub kind: Attr<String>,
     pub artifact_bucket: Attr<String>,
+    pub artifact_key_arn: Attr<String>,
     pub approval_topic_arn: Attr<String>,
     pub tags: Attr<BTreeMap<String, Attr<String>>>,
     pub source: Attr<SourceBlock>,
@@ -58,6 +59,15 @@ pub struct EnvironmentBlock {
     pub smoke_test: Attr<SmokeTestObject>,
     pub verification: Attr<Vec<Attr<String>>>,
     pub target: Attr<BTreeMap<String, Attr<String>>>,
+    pub network: Attr<NetworkObject>,
+    pub external_id: Attr<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NetworkObject {
+    pub vpc_id: Attr<String>,
+    pub subnet_ids: Attr<Vec<Attr<String>>>,
+    pub security_group_ids: Attr<Vec<Attr<String>>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -68,6 +78,7 @@ pub struct SmokeTestObject {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FlywayBlock {
     pub locations: Attr<Vec<Attr<String>>>,
+    pub image: Attr<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +144,7 @@ pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diag
             branch: known.value(&source.branch).unwrap_or_default(),
         },
         artifact_bucket: known.value(&state.artifact_bucket).unwrap_or_default(),
+        artifact_key_arn: known.value(&state.artifact_key_arn),
         build: Build {
             image: known.string_or(&build.image, Build::DEFAULT_IMAGE),
             compute_type: known.string_or(&build.compute_type, Build::DEFAULT_COMPUTE_TYPE),
@@ -165,10 +177,18 @@ pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diag
                 }),
                 verification: known.list(&env.verification),
                 target: known.map(&env.target),
+                network: known.value(&env.network).map(|n| Network {
+                    vpc_id: known.value(&n.vpc_id).unwrap_or_default(),
+                    subnet_ids: known.list(&n.subnet_ids),
+                    security_group_ids: known.list(&n.security_group_ids),
+                }),
             })
             .collect(),
         approval_topic_arn: known.value(&state.approval_topic_arn),
-        flyway: known.value(&state.flyway).map(|f| Flyway { locations: known.list(&f.locations) }),
+        flyway: known.value(&state.flyway).map(|f| Flyway {
+            locations: known.list(&f.locations),
+            image: known.string_or(&f.image, Flyway::DEFAULT_IMAGE),
+        }),
         tags: known.map(&state.tags),
     };
     if !known.complete {
@@ -244,6 +264,17 @@ pub fn from_spec(spec: &ServiceSpec, prior: &ServicePipelineState) -> ServicePip
                     Attr::Known(env.verification.iter().map(|c| known(c)).collect())
                 },
                 target: Attr::Known(env.target.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
+                network: env
+                    .network
+                    .as_ref()
+                    .map(|n| NetworkObject {
+                        vpc_id: known(&n.vpc_id),
+                        subnet_ids: Attr::Known(n.subnet_ids.iter().map(|id| known(id)).collect()),
+                        security_group_ids: Attr::Known(n.security_group_ids.iter().map(|id| known(id)).collect()),
+                    })
+                    .into(),
+                // Not in AWS's answers: the configuration's, kept.
+                external_id: prior.map(|p| p.external_id.clone()).unwrap_or(Attr::Null),
             }
         })
         .collect();
@@ -251,6 +282,7 @@ pub fn from_spec(spec: &ServiceSpec, prior: &ServicePipelineState) -> ServicePip
         name: known(&spec.name),
         kind: known(spec.kind.name()),
         artifact_bucket: known(&spec.artifact_bucket),
+        artifact_key_arn: spec.artifact_key_arn.clone().into(),
         approval_topic_arn: spec.approval_topic_arn.clone().into(),
         tags: map_like(&spec.tags, Some(&prior.tags)),
         source: Attr::Known(SourceBlock {
@@ -263,7 +295,10 @@ pub fn from_spec(spec: &ServiceSpec, prior: &ServicePipelineState) -> ServicePip
         flyway: spec
             .flyway
             .as_ref()
-            .map(|f| FlywayBlock { locations: Attr::Known(f.locations.iter().map(|l| known(l)).collect()) })
+            .map(|f| FlywayBlock {
+                locations: Attr::Known(f.locations.iter().map(|l| known(l)).collect()),
+                image: known(&f.image),
+            })
             .into(),
         ..prior.clone()
     }
@@ -313,6 +348,7 @@ mod tests {
             "name": "ebook-api",
             "kind": "lambda",
             "artifact_bucket": "bokbasen-pipeline-artifacts",
+            "artifact_key_arn": "arn:aws:kms:eu-north-1:111111111111:key/0a1b2c3d-0000-4000-8000-000000000001",
             "source": {
                 "connection_arn": "arn:aws:codestar-connections:eu-north-1:111111111111:connection/abc",
                 "repository": "bokbasen/ebook-api",

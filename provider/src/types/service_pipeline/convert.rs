@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_codebuild::types as cb;
 use aws_sdk_codepipeline::types as cp;
-use bokbasen_pipeline::names::cache_location;
+use bokbasen_pipeline::names::{cache_location, ecr_image_repository};
 use bokbasen_pipeline::{
-    Action, ActionKind, Cache, PipelineShape, Project, ProjectPurpose, ServiceSpec, Stage, Variable, VariableValue,
-    Where, BUILD_ARTIFACT, SOURCE_ARTIFACT,
+    Action, ActionKind, Cache, Network, PipelineShape, Project, ProjectPurpose, ServiceSpec, Stage, Variable,
+    VariableValue, Where, BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 
 use crate::aws::codebuild::ProjectDefinition;
@@ -52,9 +52,15 @@ pub fn project_definition(
                 .map_err(invalid("CodeBuild variable"))
         })
         .collect::<Step<Vec<_>>>()?;
+    // An image in a private ECR registry is pulled with the project's role; others with CodeBuild's.
+    let pull_credentials = match ecr_image_repository(&project.image, "aws") {
+        Some(_) => cb::ImagePullCredentialsType::ServiceRole,
+        None => cb::ImagePullCredentialsType::Codebuild,
+    };
     let environment = cb::ProjectEnvironment::builder()
         .r#type(cb::EnvironmentType::LinuxContainer)
         .image(&project.image)
+        .image_pull_credentials_type(pull_credentials)
         .compute_type(cb::ComputeType::from(project.compute_type.as_str()))
         .privileged_mode(project.privileged)
         .set_environment_variables(Some(variables))
@@ -79,6 +85,14 @@ pub fn project_definition(
         environment,
         cache,
         service_role: role_arn.to_string(),
+        encryption_key: project.encryption_key.clone(),
+        vpc_config: project.network.as_ref().map(|network| {
+            cb::VpcConfig::builder()
+                .vpc_id(&network.vpc_id)
+                .set_subnets(Some(network.subnet_ids.clone()))
+                .set_security_group_ids(Some(network.security_group_ids.clone()))
+                .build()
+        }),
         tags: tags.iter().map(|(k, v)| cb::Tag::builder().key(k).value(v).build()).collect(),
     })
 }
@@ -113,6 +127,12 @@ pub fn observed_project(found: &cb::Project, purpose: ProjectPurpose, runs_in: &
         },
         buildspec: found.source().and_then(|s| s.buildspec()).unwrap_or_default().to_string(),
         variables,
+        encryption_key: found.encryption_key().map(str::to_string),
+        network: found.vpc_config().filter(|v| v.vpc_id().is_some()).map(|v| Network {
+            vpc_id: v.vpc_id().unwrap_or_default().to_string(),
+            subnet_ids: v.subnets().to_vec(),
+            security_group_ids: v.security_group_ids().to_vec(),
+        }),
     }
 }
 
@@ -164,9 +184,16 @@ pub fn declaration(spec: &ServiceSpec, shape: &PipelineShape, role_arn: &str) ->
                 .map_err(invalid("stage"))
         })
         .collect::<Step<Vec<_>>>()?;
+    let key = spec
+        .artifact_key_arn
+        .as_ref()
+        .map(|key| cp::EncryptionKey::builder().id(key).r#type(cp::EncryptionKeyType::Kms).build())
+        .transpose()
+        .map_err(invalid("artifact key"))?;
     let store = cp::ArtifactStore::builder()
         .r#type(cp::ArtifactStoreType::S3)
         .location(&spec.artifact_bucket)
+        .set_encryption_key(key)
         .build()
         .map_err(invalid("artifact store"))?;
     let source_action = shape
@@ -207,6 +234,7 @@ pub fn declaration(spec: &ServiceSpec, shape: &PipelineShape, role_arn: &str) ->
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedDeclaration {
     pub artifact_bucket: String,
+    pub artifact_key_arn: Option<String>,
     pub version: i64,
     /// The stages with the actions the shape has a kind for.
     pub stages: Vec<Stage>,
@@ -221,6 +249,7 @@ pub struct ObservedDeclaration {
 pub fn observed_declaration(declared: &cp::PipelineDeclaration) -> ObservedDeclaration {
     let mut observed = ObservedDeclaration {
         artifact_bucket: declared.artifact_store().map(|s| s.location().to_string()).unwrap_or_default(),
+        artifact_key_arn: declared.artifact_store().and_then(|s| s.encryption_key()).map(|k| k.id().to_string()),
         version: declared.version().unwrap_or_default().into(),
         ..ObservedDeclaration::default()
     };
@@ -284,6 +313,11 @@ mod tests {
             smoke_test: Some(SmokeTest { runscope_trigger_parameter: format!("/config/ebook-api_{name}/runscope") }),
             verification: vec!["./gradlew verificationTest".into()],
             target: target.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            network: (name == "production").then(|| Network {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                subnet_ids: vec!["subnet-0a1b2c3d".into()],
+                security_group_ids: vec!["sg-0a1b2c3d".into()],
+            }),
         };
         ServiceSpec {
             name: "ebook-api".into(),
@@ -294,6 +328,9 @@ mod tests {
                 branch: "main".into(),
             },
             artifact_bucket: "bokbasen-artifacts".into(),
+            artifact_key_arn: Some(
+                "arn:aws:kms:eu-north-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000001".into(),
+            ),
             build: Build {
                 environment: BTreeMap::from([("JAVA_TOOL_OPTIONS".into(), "-Xmx1g".into())]),
                 secrets: BTreeMap::from([("SONAR_TOKEN".into(), "/config/ebook-api_build/sonar".into())]),
@@ -302,7 +339,10 @@ mod tests {
             },
             environments: vec![environment("test", "222222222222"), environment("production", "444444444444")],
             approval_topic_arn: Some("arn:aws:sns:eu-north-1:123456789012:releases".into()),
-            flyway: migrate.then(|| Flyway { locations: vec!["filesystem:db/migration".into()] }),
+            flyway: migrate.then(|| Flyway {
+                locations: vec!["filesystem:db/migration".into()],
+                image: "123456789012.dkr.ecr.eu-north-1.amazonaws.com/mirror/flyway:10".into(),
+            }),
             tags: BTreeMap::new(),
         }
     }
@@ -321,6 +361,8 @@ mod tests {
             .environment(definition.environment)
             .cache(definition.cache)
             .service_role(definition.service_role)
+            .set_encryption_key(definition.encryption_key)
+            .set_vpc_config(definition.vpc_config)
             .set_tags(Some(definition.tags))
             .build()
     }

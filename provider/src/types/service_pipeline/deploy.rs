@@ -14,8 +14,8 @@ use bokbasen_pipeline::names::{
     build_role_name, environment_role_name, pipeline_name, pipeline_role_name, repository_name, SERVICE_TAG,
 };
 use bokbasen_pipeline::{
-    build_role, environment_role, image_lifecycle, pipeline_role, project_name, shape, Observed, PipelineShape,
-    Project, ProjectPurpose, ServiceSpec, Where,
+    build_role, environment_role, image_lifecycle, pipeline_role, project_name, repository_policy, shape, Observed,
+    PipelineShape, Project, ProjectPurpose, ServiceSpec, Where,
 };
 
 use super::accounts::Accounts;
@@ -100,7 +100,9 @@ pub async fn ensure(aws: &AwsContext, spec: &ServiceSpec) -> Step<Deployed> {
 
     let ecr_repository_url = if spec.kind.builds_image() {
         let lifecycle = image_lifecycle().to_string();
-        ecr::ensure_repository(&accounts.pipeline, &repository_name(&spec.name), &tags, &lifecycle).await?
+        let pulls = repository_policy(spec, region, account).map(|p| p.to_string());
+        ecr::ensure_repository(&accounts.pipeline, &repository_name(&spec.name), &tags, &lifecycle, pulls.as_deref())
+            .await?
     } else {
         String::new()
     };
@@ -201,6 +203,7 @@ pub async fn observe(aws: &AwsContext, name: &str, own_tags: &BTreeMap<String, S
     let observed = Observed {
         name: name.to_string(),
         artifact_bucket: declared.artifact_bucket,
+        artifact_key_arn: declared.artifact_key_arn,
         stages: declared.stages,
         projects,
         deploy_roles: declared.deploy_roles,

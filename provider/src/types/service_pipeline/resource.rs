@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use bokbasen_pipeline::{recover, shape, ServiceSpec};
+use bokbasen_pipeline::{recover, shape, Flyway, ServiceSpec};
 
 use super::config::{from_spec, plan_stages, to_spec, ServicePipelineState, StageState};
 use super::deploy::{self, project_key, role_keys, Deployed};
@@ -11,8 +11,25 @@ use super::schema::{schema, TYPE_NAME};
 use crate::aws::AwsContext;
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
 use crate::types::shared;
+use crate::value::AttributePath;
 
 pub struct ServicePipeline;
+
+/// Version 0 is provider 0.1.0's; version 1 adds `artifact_key_arn`, each
+/// environment's `network` and `external_id`, and `flyway.image`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Stored state of an older version in the current one's terms: the new
+/// arguments read as null (unset), but `flyway.image` as the image 0.1.0
+/// ran migrations in, which is its default.
+fn upgrade(version: i64, mut state: serde_json::Value) -> serde_json::Value {
+    if version < 1 {
+        if let Some(flyway) = state.get_mut("flyway").and_then(|f| f.as_object_mut()) {
+            flyway.entry("image").or_insert_with(|| Flyway::DEFAULT_IMAGE.into());
+        }
+    }
+    state
+}
 
 /// A spec from state that Terraform has fully known by now (apply, read).
 fn known_spec(state: &ServicePipelineState, diags: &mut Diagnostics) -> Option<ServiceSpec> {
@@ -30,6 +47,17 @@ fn known_spec(state: &ServicePipelineState, diags: &mut Diagnostics) -> Option<S
             None
         }
     }
+}
+
+/// The context presenting the configured external IDs of the deploy roles
+/// (later states win).
+fn presenting_external_ids(aws: &AwsContext, states: &[&ServicePipelineState]) -> AwsContext {
+    let ids = states
+        .iter()
+        .flat_map(|state| state.environment.known().into_iter().flatten())
+        .filter_map(|env| Some((env.deploy_role_arn.known()?.clone(), env.external_id.known()?.clone())))
+        .collect();
+    aws.with_external_ids(ids)
 }
 
 fn with_deployed(mut state: ServicePipelineState, spec: &ServiceSpec, deployed: Deployed) -> ServicePipelineState {
@@ -53,12 +81,20 @@ impl Resource for ServicePipeline {
     }
 
     fn schema(&self) -> Schema {
-        schema()
+        schema().with_version(SCHEMA_VERSION)
+    }
+
+    fn upgrade_from(&self, version: i64, state: serde_json::Value) -> serde_json::Value {
+        upgrade(version, state)
     }
 
     async fn validate(&self, config: &ServicePipelineState, diags: &mut Diagnostics) {
         if let Err(errors) = to_spec(config) {
             diags.extend(errors);
+        }
+        for (i, env) in config.environment.known().into_iter().flatten().enumerate() {
+            let path = AttributePath::attr("environment").index(i).attribute("external_id");
+            shared::check_external_id_at(&env.external_id, &path, diags);
         }
     }
 
@@ -105,6 +141,7 @@ impl Resource for ServicePipeline {
         planned: ServicePipelineState,
         diags: &mut Diagnostics,
     ) -> Option<ServicePipelineState> {
+        let aws = &presenting_external_ids(aws, &[&planned]);
         let spec = known_spec(&planned, diags)?;
         match deploy::ensure(aws, &spec).await {
             Ok(deployed) => Some(with_deployed(planned, &spec, deployed)),
@@ -127,6 +164,7 @@ impl Resource for ServicePipeline {
         current: ServicePipelineState,
         diags: &mut Diagnostics,
     ) -> Option<ServicePipelineState> {
+        let aws = &presenting_external_ids(aws, &[&current]);
         let Some(name) = current.name.known().or(current.id.known()).cloned() else {
             diags.error("Provider bug: no name in state", "The service pipeline's state has neither name nor id.");
             return Some(current);
@@ -176,6 +214,8 @@ impl Resource for ServicePipeline {
         planned: ServicePipelineState,
         diags: &mut Diagnostics,
     ) -> Option<ServicePipelineState> {
+        // The prior's too: environments the update drops are cleaned up through their roles.
+        let aws = &presenting_external_ids(aws, &[&prior, &planned]);
         let old = known_spec(&prior, diags)?;
         let new = known_spec(&planned, diags)?;
         let result = match deploy::ensure(aws, &new).await {
@@ -195,6 +235,7 @@ impl Resource for ServicePipeline {
     }
 
     async fn delete(&self, aws: &AwsContext, prior: ServicePipelineState, diags: &mut Diagnostics) {
+        let aws = &presenting_external_ids(aws, &[&prior]);
         let Some(spec) = known_spec(&prior, diags) else { return };
         if let Err(err) = deploy::remove(aws, &spec).await {
             diags.error(

@@ -1,6 +1,6 @@
 //! The resource's schema: what a platform engineer writes per service.
 
-use bokbasen_pipeline::{Build, Cache, Kind};
+use bokbasen_pipeline::{Build, Cache, Flyway, Kind};
 
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::value::Type;
@@ -9,6 +9,15 @@ pub const TYPE_NAME: &str = "bokbasen_service_pipeline";
 
 fn object(fields: &[(&str, Type)]) -> Type {
     Type::Object(fields.iter().map(|(name, ty)| (name.to_string(), ty.clone())).collect())
+}
+
+/// The type of an environment's `network`.
+pub fn network_type() -> Type {
+    object(&[
+        ("vpc_id", Type::String),
+        ("subnet_ids", Type::list(Type::String)),
+        ("security_group_ids", Type::list(Type::String)),
+    ])
 }
 
 /// The type of `stages`: ordered stage names with their ordered action names.
@@ -40,14 +49,18 @@ pub fn schema() -> Schema {
         .attribute(Attribute::optional("migrate", Type::Bool).default(false).description("Run the Flyway migration (see `flyway`) before deploying. Defaults to `false`."))
         .attribute(Attribute::optional("smoke_test", object(&[("runscope_trigger_parameter", Type::String)])).description("Run a Runscope smoke test after deploying: `{ runscope_trigger_parameter = \"/config/<service>_<env>/runscope-trigger\" }`, the SSM parameter holding the trigger URL."))
         .attribute(Attribute::optional("verification", Type::list(Type::String)).description("Commands run after the smoke test, from the repository, e.g. `[\"./gradlew verificationTest\"]`."))
-        .attribute(Attribute::required("target", Type::map(Type::String)).description("What to deploy to, per kind: fargate `cluster`, `service`; lambda `function`; batch `job_queue`, `job_definition`; api_gateway `api_id`, `stage`; static_site `bucket`, `distribution_id`."));
+        .attribute(Attribute::required("target", Type::map(Type::String)).description("What to deploy to, per kind: fargate `cluster`, `service`; lambda `function`; batch `job_queue`, `job_definition`; api_gateway `api_id`, `stage`; static_site `bucket`, `distribution_id`."))
+        .attribute(Attribute::optional("network", network_type()).description("The VPC this environment's steps (migration, tests, deploy) run in, to reach a database or endpoint in private subnets: `{ vpc_id, subnet_ids, security_group_ids }`. The subnets need a route to AWS's APIs (a NAT gateway or VPC endpoints)."))
+        .attribute(Attribute::optional("external_id", Type::String).sensitive().description("Sent when the provider assumes `deploy_role_arn` to manage this environment's projects, if the deploy target requires one of its provisioners. Pipelines assume the role without one."));
     let flyway = Block::new("Flyway migrations; the database URL, user and password come from `/config/<service>_<env>/flyway/{url,user,password}` in each environment's account.")
-        .attribute(Attribute::required("locations", Type::list(Type::String)).description("Flyway locations, e.g. `[\"filesystem:db/migration\"]`."));
+        .attribute(Attribute::required("locations", Type::list(Type::String)).description("Flyway locations in the build's output artifact, e.g. `[\"filesystem:db/migration\"]`: the buildspec's `artifacts` must include them."))
+        .attribute(Attribute::optional("image", Type::String).default(Flyway::DEFAULT_IMAGE).description(format!("The image the migration runs in. Defaults to `{}` from Docker Hub, whose anonymous pulls are rate-limited: a copy in ECR (a pull-through cache) is pulled with the step's role instead.", Flyway::DEFAULT_IMAGE)));
     Schema::new(
         Block::new("One microservice's release pipeline: build, then for each environment in order an optional approval, migration, deploy, smoke test and verification, each acting in that environment's account through its deploy role. Faults are fixed by rolling forward; nothing rolls back automatically.")
-            .attribute(Attribute::required("name", Type::String).requires_replace().description("Service name: 1–40 lowercase letters, digits and `-`. Names the pipeline, its projects, roles and ECR repository. Changing it replaces the resource."))
+            .attribute(Attribute::required("name", Type::String).requires_replace().description("Service name: 2–40 lowercase letters, digits and `-`. Names the pipeline, its projects, roles and ECR repository. Changing it replaces the resource."))
             .attribute(Attribute::required("kind", Type::String).requires_replace().description(format!("How the service runs: {}. Changing it replaces the resource.", kinds.join(", "))))
             .attribute(Attribute::required("artifact_bucket", Type::String).description("S3 bucket for pipeline artifacts, in the pipeline account."))
+            .attribute(Attribute::optional("artifact_key_arn", Type::String).description("ARN of the customer-managed KMS key the artifacts are encrypted with (the artifact store's and every CodeBuild project's), e.g. a `bokbasen_artifact_store`'s `key_arn`. Required when an environment is in another account than the pipeline: AWS managed keys cannot be shared."))
             .attribute(Attribute::optional("approval_topic_arn", Type::String).description("SNS topic notified when a release waits for approval."))
             .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags for everything the resource creates, over the provider's `default_tags`."))
             .attribute(Attribute::computed("id", Type::String).use_state_for_unknown().description("The pipeline name."))

@@ -10,7 +10,7 @@ use super::{check, schema, set_hint, ServiceSecretState, TYPE_NAME};
 use crate::aws::parameters::{self, Metadata, Put};
 use crate::aws::{tags, AwsContext, Step};
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
-use crate::types::shared::{cleanup_note, known_map, parse_id, state_map, LocationArgs};
+use crate::types::shared::{check_tier_change, cleanup_note, known_map, parse_id, state_map, LocationArgs};
 use crate::value::AttributePath;
 
 pub struct ServiceSecret;
@@ -162,12 +162,16 @@ impl Resource for ServiceSecret {
 
     async fn modify_plan(
         &self,
-        _prior: Option<&ServiceSecretState>,
+        prior: Option<&ServiceSecretState>,
         planned: &mut ServiceSecretState,
         diags: &mut Diagnostics,
     ) {
         check(planned, diags);
         planned.locate();
+        if let Some(prior) = prior {
+            let same = prior.name.known().is_some() && prior.name.known() == planned.name.known();
+            check_tier_change(&prior.tier, &planned.tier, same, diags);
+        }
     }
 
     async fn create(
