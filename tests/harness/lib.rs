@@ -8,10 +8,12 @@
 
 pub mod generator;
 pub mod local_aws;
+pub mod organisation;
 pub mod terraform;
 pub mod tools;
 
 pub use generator::{bokbasen, bokbasen_binary, CliRun};
-pub use local_aws::LocalAws;
+pub use local_aws::{documented_caller_policy, AccessKeys, Denial, LocalAws, LocalAwsBuilder};
+pub use organisation::{deploy_targets_configuration, ENVIRONMENTS};
 pub use terraform::{ProviderMirror, TerraformRun, WorkDir};
 pub use tools::{terraform_binaries, workspace_root, TerraformBinary};

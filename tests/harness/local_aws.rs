@@ -17,6 +17,17 @@
 //! error instead of moto ([`LocalAws::inject_fault`], for tests proving that a
 //! half-failed apply leaves no orphans). They are not AWS: the provider never
 //! calls them.
+//!
+//! By default the endpoint enforces IAM as AWS does ([`LocalAws::start`]):
+//! Terraform runs as the IAM user `bokbasen-terraform` holding exactly the
+//! documented least policy of the identity that runs Terraform
+//! ([`documented_caller_policy`], `bokbasen_pipeline::permissions`, also
+//! rendered into `docs/guides/permissions.md`), and every environment
+//! account has `OrganizationAccountAccessRole`, as AWS Organizations makes
+//! it. A call the documentation does not allow then fails the test, naming
+//! the action, the principal and the resource (see
+//! [`crate::TerraformRun::success`]). [`LocalAws::start_permissive`] is moto
+//! checking nothing, for tests of the launcher itself.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -24,14 +35,134 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::tools::{moto_launcher_path, moto_python_path, moto_server_path, require};
+use bokbasen_pipeline::permissions::{provisioner_policy, Provisioner};
+use bokbasen_pipeline::Region;
+
+use crate::terraform::WorkDir;
+use crate::tools::{moto_launcher_path, moto_python_path, moto_server_path, require, TerraformBinary};
 
 /// The account moto acts in for unknown access keys.
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
+/// The tooling (pipeline) account, where the enforcing endpoint's users live.
+pub const TOOLING_ACCOUNT: &str = DEFAULT_ACCOUNT;
+/// The Test, Stage and Production accounts.
+pub const ENVIRONMENT_ACCOUNTS: [&str; 3] = ["222222222222", "333333333333", "444444444444"];
+/// The administrator the harness's own scripts run as when enforcing.
+pub const ADMIN_USER: &str = "bokbasen-e2e-admin";
+/// The user Terraform and the CLI run as when enforcing.
+pub const CALLER_USER: &str = "bokbasen-terraform";
+/// The administrator role in every account, trusted by the tooling account.
+pub const ACCOUNT_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
+/// The region the tests work in.
+pub const REGION: &str = "eu-north-1";
+/// The SSM prefix of services' configuration.
+pub const CONFIG_PREFIX: &str = "/config";
+
+/// The documented least policy of the identity that runs Terraform in the
+/// tooling account (`bokbasen_pipeline::permissions::provisioner_policy`),
+/// for [`TOOLING_ACCOUNT`], configuration under [`CONFIG_PREFIX`], and
+/// [`ACCOUNT_ACCESS_ROLE`] in the environment accounts for the deploy
+/// targets: what the caller holds on a default [`LocalAws::start`].
+pub fn documented_caller_policy() -> serde_json::Value {
+    provisioner_policy(
+        &Provisioner {
+            account: TOOLING_ACCOUNT.into(),
+            config_prefix: CONFIG_PREFIX.into(),
+            environment_admin_role: Some(ACCOUNT_ACCESS_ROLE.into()),
+        },
+        &Region { partition: "aws".into(), region: REGION.into() },
+    )
+}
+
+/// The access keys every request uses when not enforcing (moto then acts in
+/// [`DEFAULT_ACCOUNT`] and checks nothing).
+pub const EXAMPLE_KEYS: (&str, &str) = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
 
 pub struct LocalAws {
     child: Child,
     pub port: u16,
+    enforcing: Option<Enforcing>,
+}
+
+/// An IAM user's access key pair.
+#[derive(Clone, Debug)]
+pub struct AccessKeys {
+    pub id: String,
+    pub secret: String,
+}
+
+struct Enforcing {
+    admin: AccessKeys,
+    caller: AccessKeys,
+}
+
+/// A request the enforcing endpoint refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// The caller: `arn:aws:iam::ACCT:user/NAME` or `arn:aws:sts::ACCT:assumed-role/NAME/SESSION`.
+    pub principal: String,
+    /// `service:Operation`, e.g. `iam:CreateRole`.
+    pub action: String,
+    /// The resource ARN, or `*` where the launcher checks the action only.
+    pub resource: String,
+    /// Why, in AWS's words ("because no identity-based policy allows …").
+    pub reason: String,
+}
+
+/// How to start the endpoint: [`LocalAws::builder`]. Enforcing the
+/// documented policy unless told otherwise.
+#[derive(Default)]
+pub struct LocalAwsBuilder {
+    aws_managed_policies: bool,
+    authorization: Authorization,
+}
+
+/// Whom the endpoint lets do what.
+#[derive(Default)]
+enum Authorization {
+    /// Enforcing, the caller holding [`documented_caller_policy`].
+    #[default]
+    Documented,
+    /// Enforcing, the caller holding this policy.
+    Policy(serde_json::Value),
+    /// moto checking nothing.
+    Off,
+}
+
+impl LocalAwsBuilder {
+    /// AWS managed policies (`ReadOnlyAccess`, …) in every account, as in AWS
+    /// (about a second per account).
+    pub fn aws_managed_policies(mut self) -> Self {
+        self.aws_managed_policies = true;
+        self
+    }
+
+    /// IAM authorization on, the caller (`bokbasen-terraform`) holding exactly
+    /// `caller_policy` instead of the documented one: see the module
+    /// documentation.
+    pub fn enforcing(mut self, caller_policy: serde_json::Value) -> Self {
+        self.authorization = Authorization::Policy(caller_policy);
+        self
+    }
+
+    /// moto without authorization: any keys act in [`DEFAULT_ACCOUNT`], any
+    /// role in any account can be assumed. Only for tests of the launcher
+    /// itself, or a test that must act as something the documented caller
+    /// is not; say why where it is used.
+    pub fn permissive(mut self) -> Self {
+        self.authorization = Authorization::Off;
+        self
+    }
+
+    pub fn start(self) -> LocalAws {
+        let mut aws = LocalAws::launch(self.aws_managed_policies);
+        match self.authorization {
+            Authorization::Documented => aws.enforce(&documented_caller_policy()),
+            Authorization::Policy(policy) => aws.enforce(&policy),
+            Authorization::Off => {}
+        }
+        aws
+    }
 }
 
 /// Helpers every script starts with: `client(service, session=None)`,
@@ -43,9 +174,14 @@ import json, sys
 import boto3
 from botocore.exceptions import ClientError
 
+import os
 ENDPOINT = sys.argv[1]
 REGION = "eu-north-1"
-KEYS = dict(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+KEYS = dict(
+    aws_access_key_id=os.environ.get("BOKBASEN_E2E_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+    aws_secret_access_key=os.environ.get("BOKBASEN_E2E_SECRET", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+)
+ASSUME_ROLE = os.environ.get("BOKBASEN_E2E_ASSUME_ROLE", "bokbasen-deploy")
 
 def client(service, session=None):
     if session is None:
@@ -53,7 +189,7 @@ def client(service, session=None):
     return session.client(service, endpoint_url=ENDPOINT)
 
 def assume(account):
-    role = f"arn:aws:iam::{account}:role/bokbasen-deploy"
+    role = f"arn:aws:iam::{account}:role/{ASSUME_ROLE}"
     creds = client("sts").assume_role(RoleArn=role, RoleSessionName="bokbasen-e2e")["Credentials"]
     return boto3.session.Session(
         region_name=REGION,
@@ -86,16 +222,102 @@ def error_code(call):
 "#;
 
 impl LocalAws {
-    /// Starts moto on a free loopback port and waits until it accepts connections.
+    /// Starts moto on a free loopback port, waits until it accepts
+    /// connections, and switches IAM authorization on as in AWS: the caller
+    /// (`bokbasen-terraform`, whose keys [`LocalAws::workdir`] gives
+    /// Terraform) holds exactly [`documented_caller_policy`].
     pub fn start() -> LocalAws {
-        Self::launch(false)
+        Self::builder().start()
+    }
+
+    /// moto checking nothing ([`LocalAwsBuilder::permissive`]): only for
+    /// tests of the launcher itself, or where a test must act as something
+    /// the documented caller is not. Comment why at each use.
+    pub fn start_permissive() -> LocalAws {
+        Self::builder().permissive().start()
     }
 
     /// [`LocalAws::start`], with AWS managed policies (`ReadOnlyAccess`, …)
     /// in every account, as in AWS. Loading them costs moto about a second
     /// per account, so only tests that attach them ask for it.
     pub fn start_with_aws_managed_policies() -> LocalAws {
-        Self::launch(true)
+        Self::builder().aws_managed_policies().start()
+    }
+
+    /// [`LocalAws::start`] with IAM authorization on, as in AWS, the caller
+    /// holding exactly `caller_policy` (see the module documentation).
+    pub fn start_enforcing(caller_policy: serde_json::Value) -> LocalAws {
+        Self::builder().enforcing(caller_policy).start()
+    }
+
+    /// Every way to start: managed policies, another caller policy, permissive.
+    pub fn builder() -> LocalAwsBuilder {
+        LocalAwsBuilder::default()
+    }
+
+    /// A Terraform working directory holding `files` (name, contents) whose
+    /// runs sign as this endpoint's caller ([`LocalAws::caller_keys`]) and
+    /// report its denials ([`crate::TerraformRun::success`]).
+    pub fn workdir(&self, terraform: &TerraformBinary, files: &[(&str, &str)]) -> WorkDir {
+        WorkDir::new(terraform, files).aws(self)
+    }
+
+    /// [`LocalAws::workdir`] holding a copy of `examples/<name>/*.tf`.
+    pub fn workdir_from_example(&self, terraform: &TerraformBinary, name: &str) -> WorkDir {
+        WorkDir::from_example(terraform, name).aws(self)
+    }
+
+    /// Whether IAM authorization is on.
+    pub fn is_enforcing(&self) -> bool {
+        self.enforcing.is_some()
+    }
+
+    /// The users and roles of an enforcing endpoint, made while moto checks
+    /// nothing yet; then every later request is checked.
+    fn enforce(&mut self, caller_policy: &serde_json::Value) {
+        let admin_policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        });
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{TOOLING_ACCOUNT}:root")},
+                "Action": "sts:AssumeRole"
+            }]
+        });
+        let keys = self.boto3(&format!(
+            r#"
+admin_policy, trust, caller_policy = {admin}, {trust}, {caller}
+def user(name, policy):
+    iam = client("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="bokbasen-e2e", PolicyDocument=policy)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {{"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}}
+for account in ["{tooling}"] + {environments}:
+    iam = client("iam", None if account == "{tooling}" else assume(account))
+    iam.create_role(RoleName="{role}", AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName="{role}", PolicyName="AdministratorAccess", PolicyDocument=admin_policy)
+print(json.dumps({{"admin": user("{admin_user}", admin_policy), "caller": user("{caller_user}", caller_policy)}}))
+"#,
+            admin = py_string(&admin_policy.to_string()),
+            trust = py_string(&trust.to_string()),
+            caller = py_string(&caller_policy.to_string()),
+            tooling = TOOLING_ACCOUNT,
+            environments = serde_json::json!(ENVIRONMENT_ACCOUNTS),
+            role = ACCOUNT_ACCESS_ROLE,
+            admin_user = ADMIN_USER,
+            caller_user = CALLER_USER,
+        ));
+        let pair = |who: &str| AccessKeys {
+            id: keys[who]["id"].as_str().expect("access key id").to_owned(),
+            secret: keys[who]["secret"].as_str().expect("secret access key").to_owned(),
+        };
+        self.enforcing = Some(Enforcing { admin: pair("admin"), caller: pair("caller") });
+        // From now on every request is checked (moto counts none free).
+        self.facility("POST", "/moto-api/reset-auth", Some("0"));
     }
 
     fn launch(aws_managed_policies: bool) -> LocalAws {
@@ -123,7 +345,7 @@ impl LocalAws {
                     break;
                 }
                 if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
-                    return LocalAws { child, port };
+                    return LocalAws { child, port, enforcing: None };
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -138,23 +360,56 @@ impl LocalAws {
 
     /// Runs [`BOTO3_PRELUDE`] + `script` with the venv's Python against `aws`; the
     /// script prints one JSON document, which is returned.
+    ///
+    /// When enforcing, the script runs as `bokbasen-e2e-admin` (`*:*`), and
+    /// `assume(account)` assumes `OrganizationAccountAccessRole` there.
     pub fn boto3(&self, script: &str) -> serde_json::Value {
+        match &self.enforcing {
+            Some(enforcing) => self.run_boto3(script, Some(&enforcing.admin)),
+            None => self.run_boto3(script, None),
+        }
+    }
+
+    /// [`LocalAws::boto3`] as the caller (`bokbasen-terraform`, holding only
+    /// the caller policy) when enforcing; `assume(account)` then assumes
+    /// `OrganizationAccountAccessRole` as that user. Not enforcing: as
+    /// [`LocalAws::boto3`].
+    pub fn boto3_as_caller(&self, script: &str) -> serde_json::Value {
+        self.run_boto3(script, self.enforcing.as_ref().map(|e| &e.caller))
+    }
+
+    /// The caller's access keys: `bokbasen-terraform`'s when enforcing, else
+    /// [`EXAMPLE_KEYS`].
+    pub fn caller_keys(&self) -> AccessKeys {
+        match &self.enforcing {
+            Some(enforcing) => enforcing.caller.clone(),
+            None => AccessKeys { id: EXAMPLE_KEYS.0.to_owned(), secret: EXAMPLE_KEYS.1.to_owned() },
+        }
+    }
+
+    fn run_boto3(&self, script: &str, keys: Option<&AccessKeys>) -> serde_json::Value {
         let python = require(&moto_python_path(), "The local AWS endpoint (moto)");
         let home = tempfile::tempdir().expect("scratch HOME");
         let mut command = Command::new(python);
         for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("AWS_") {
+            let key_text = key.to_string_lossy();
+            if key_text.starts_with("AWS_") || key_text.starts_with("BOKBASEN_E2E_") {
                 command.env_remove(&key);
             }
         }
-        let output = command
+        command
             .arg("-c")
             .arg(format!("{BOTO3_PRELUDE}\n{script}"))
             .arg(self.endpoint())
             .env("HOME", home.path())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .expect("python runs");
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Some(keys) = keys {
+            command
+                .env("BOKBASEN_E2E_KEY_ID", &keys.id)
+                .env("BOKBASEN_E2E_SECRET", &keys.secret)
+                .env("BOKBASEN_E2E_ASSUME_ROLE", ACCOUNT_ACCESS_ROLE);
+        }
+        let output = command.output().expect("python runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -169,10 +424,26 @@ impl LocalAws {
     /// The standard AWS environment of a developer signed in to `account`
     /// (credentials of an assumed role there), pointed at this endpoint: what
     /// the `bokbasen` CLI and any AWS SDK read.
+    ///
+    /// When enforcing, the developer is `bokbasen-terraform`: its own keys in
+    /// the tooling account, elsewhere its session in that account's
+    /// `OrganizationAccountAccessRole` (which the caller policy must allow it
+    /// to assume).
     pub fn developer_env(&self, account: &str) -> Vec<(String, String)> {
-        let creds = self.boto3(&format!(
+        if let Some(enforcing) = &self.enforcing {
+            if account == TOOLING_ACCOUNT {
+                return vec![
+                    ("AWS_ACCESS_KEY_ID".into(), enforcing.caller.id.clone()),
+                    ("AWS_SECRET_ACCESS_KEY".into(), enforcing.caller.secret.clone()),
+                    ("AWS_REGION".into(), "eu-north-1".into()),
+                    ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+                ];
+            }
+        }
+        let role = if self.is_enforcing() { ACCOUNT_ACCESS_ROLE } else { "developer" };
+        let creds = self.boto3_as_caller(&format!(
             r#"
-creds = client("sts").assume_role(RoleArn="arn:aws:iam::{account}:role/developer", RoleSessionName="developer")["Credentials"]
+creds = client("sts").assume_role(RoleArn="arn:aws:iam::{account}:role/{role}", RoleSessionName="developer")["Credentials"]
 print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"], "token": creds["SessionToken"]}}))
 "#
         ));
@@ -225,6 +496,16 @@ print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"
         self.facility("POST", "/_bokbasen/faults", Some(&fault.to_string()));
     }
 
+    /// The requests the enforcing endpoint refused so far, oldest first.
+    pub fn denials(&self) -> Vec<Denial> {
+        parse_denials(&self.facility("GET", "/_bokbasen/denials", None))
+    }
+
+    /// Forgets the denials recorded so far.
+    pub fn reset_denials(&self) {
+        self.facility("DELETE", "/_bokbasen/denials", None);
+    }
+
     /// Removes every fault given with [`LocalAws::inject_fault`] that is still
     /// in force.
     pub fn clear_faults(&self) {
@@ -234,25 +515,78 @@ print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"
     /// One HTTP/1.1 request to the launcher's test facilities; the answer's
     /// body. Panics unless the answer is 2xx.
     fn facility(&self, method: &str, path: &str, body: Option<&str>) -> String {
-        let body = body.unwrap_or("");
-        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
-            .unwrap_or_else(|e| panic!("connect to the local AWS endpoint for {method} {path}: {e}"));
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("set a read timeout");
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-             Content-Length: {length}\r\nConnection: close\r\n\r\n{body}",
-            port = self.port,
-            length = body.len(),
-        );
-        stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("send {method} {path}: {e}"));
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).unwrap_or_else(|e| panic!("read the answer to {method} {path}: {e}"));
-        let answer = String::from_utf8_lossy(&answer);
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status = head.split_whitespace().nth(1).unwrap_or("");
-        assert!(status.starts_with('2'), "{method} {path} answered:\n{answer}");
-        body.to_owned()
+        facility(self.port, method, path, body).unwrap_or_else(|problem| panic!("{problem}"))
     }
+
+    /// Where a [`WorkDir`] made for this endpoint finds its denials.
+    pub(crate) fn link(&self) -> EndpointLink {
+        EndpointLink { port: self.port, enforcing: self.is_enforcing() }
+    }
+}
+
+/// What a [`WorkDir`] keeps of the endpoint it signs for: enough to read the
+/// denials after each run, without borrowing the [`LocalAws`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndpointLink {
+    port: u16,
+    enforcing: bool,
+}
+
+impl EndpointLink {
+    /// The denials recorded so far; none when not enforcing, or when the
+    /// endpoint is gone (a test that dropped it has no denials to show).
+    pub(crate) fn denials(&self) -> Vec<Denial> {
+        if !self.enforcing {
+            return Vec::new();
+        }
+        facility(self.port, "GET", "/_bokbasen/denials", None).map(|body| parse_denials(&body)).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} by {} on {} ({})", self.action, self.principal, self.resource, self.reason)
+    }
+}
+
+fn parse_denials(body: &str) -> Vec<Denial> {
+    let list: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("the denials are not JSON ({e}): {body}"));
+    let field = |d: &serde_json::Value, name: &str| d[name].as_str().unwrap_or_default().to_owned();
+    list.as_array()
+        .unwrap_or_else(|| panic!("the denials are not a list: {body}"))
+        .iter()
+        .map(|d| Denial {
+            principal: field(d, "principal"),
+            action: field(d, "action"),
+            resource: field(d, "resource"),
+            reason: field(d, "reason"),
+        })
+        .collect()
+}
+
+/// One HTTP/1.1 request to the launcher's test facilities on `port`; the
+/// answer's body, or what went wrong (no connection, an answer not 2xx).
+fn facility(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
+    let body = body.unwrap_or("");
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| format!("connect to the local AWS endpoint for {method} {path}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("set a read timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n{body}",
+        length = body.len(),
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| format!("send {method} {path}: {e}"))?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).map_err(|e| format!("read the answer to {method} {path}: {e}"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if !status.starts_with('2') {
+        return Err(format!("{method} {path} answered:\n{answer}"));
+    }
+    Ok(body.to_owned())
 }
 
 impl Drop for LocalAws {
@@ -265,4 +599,9 @@ impl Drop for LocalAws {
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
     listener.local_addr().expect("local address").port()
+}
+
+/// `text` as a Python string literal (JSON's string syntax is Python's).
+fn py_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
 }

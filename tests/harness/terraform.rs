@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+use crate::local_aws::{Denial, EndpointLink, LocalAws, EXAMPLE_KEYS};
 use crate::tools::{workspace_root, TerraformBinary};
 
 const PROVIDER_SOURCE: &str = "registry.terraform.io/bokbasen/bokbasen";
@@ -101,6 +102,8 @@ pub struct WorkDir {
     terraform: TerraformBinary,
     env: Vec<(String, String)>,
     unset: Vec<String>,
+    /// The endpoint whose caller the runs sign as ([`WorkDir::aws`]).
+    endpoint: Option<EndpointLink>,
 }
 
 /// What one Terraform command did.
@@ -109,12 +112,21 @@ pub struct TerraformRun {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// What the enforcing endpoint refused during this command, oldest
+    /// first (always empty for a [`WorkDir`] not made for an endpoint).
+    pub denials: Vec<Denial>,
+    /// The run signed with keys no enforcing endpoint knows.
+    unsigned: bool,
 }
 
 impl TerraformRun {
-    /// Panics with the whole output unless the command succeeded.
+    /// Panics with the whole output unless the command succeeded and the
+    /// enforcing endpoint refused it nothing. The message starts with each
+    /// refusal (action, principal, resource, reason): a call the documented
+    /// policy does not allow is a finding, whether or not Terraform failed
+    /// on it (a refusal the provider swallowed would fail in AWS too).
     pub fn success(self) -> TerraformRun {
-        assert_eq!(self.code, 0, "{self}");
+        assert!(self.code == 0 && self.denials.is_empty(), "{self}");
         self
     }
 
@@ -126,6 +138,20 @@ impl TerraformRun {
 
 impl std::fmt::Display for TerraformRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.denials.is_empty() {
+            writeln!(f, "terraform {}: the enforcing endpoint refused:", self.args.join(" "))?;
+            for denial in &self.denials {
+                writeln!(f, "  DENIED {denial}")?;
+            }
+        }
+        let output = self.output();
+        if self.unsigned && (output.contains("InvalidClientTokenId") || output.contains("security token included")) {
+            writeln!(
+                f,
+                "(this WorkDir signs with keys the enforcing endpoint does not know: make it with \
+                 `LocalAws::workdir` or add `.aws(&aws)`)"
+            )?;
+        }
         write!(
             f,
             "terraform {} exited {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -138,17 +164,28 @@ impl std::fmt::Display for TerraformRun {
 }
 
 impl WorkDir {
-    /// A working directory holding `files` (name, contents).
+    /// A working directory holding `files` (name, contents), signing with keys
+    /// no enforcing endpoint knows: for configurations that reach no AWS
+    /// endpoint (validation, schemas, an unreachable endpoint). Against the
+    /// local endpoint use [`LocalAws::workdir`], which signs as its caller.
     pub fn new(terraform: &TerraformBinary, files: &[(&str, &str)]) -> WorkDir {
         let dir = tempfile::Builder::new().prefix("bokbasen-e2e-").tempdir().expect("create a working directory");
         for (name, contents) in files {
             std::fs::write(dir.path().join(name), contents).expect("write a configuration file");
         }
         std::fs::create_dir_all(dir.path().join(".home")).expect("create HOME");
-        WorkDir { dir, subdir: PathBuf::new(), terraform: terraform.clone(), env: Vec::new(), unset: Vec::new() }
+        WorkDir {
+            dir,
+            subdir: PathBuf::new(),
+            terraform: terraform.clone(),
+            env: Vec::new(),
+            unset: Vec::new(),
+            endpoint: None,
+        }
     }
 
-    /// A working directory holding a copy of `examples/<name>/*.tf`.
+    /// A working directory holding a copy of `examples/<name>/*.tf`, signing
+    /// as nobody: see [`WorkDir::new`] and [`LocalAws::workdir_from_example`].
     pub fn from_example(terraform: &TerraformBinary, name: &str) -> WorkDir {
         let example = workspace_root().join("examples").join(name);
         let mut files = Vec::new();
@@ -179,6 +216,17 @@ impl WorkDir {
     pub fn env(mut self, key: &str, value: &str) -> WorkDir {
         self.env.push((key.to_string(), value.to_string()));
         self
+    }
+
+    /// Signs Terraform's AWS requests as `aws`'s caller
+    /// ([`LocalAws::caller_keys`]): on an enforcing endpoint, the
+    /// `bokbasen-terraform` user, holding only the test's caller policy. Each
+    /// run then carries what the endpoint refused during it
+    /// ([`TerraformRun::denials`]).
+    pub fn aws(mut self, aws: &LocalAws) -> WorkDir {
+        let keys = aws.caller_keys();
+        self.endpoint = Some(aws.link());
+        self.env("AWS_ACCESS_KEY_ID", &keys.id).env("AWS_SECRET_ACCESS_KEY", &keys.secret)
     }
 
     /// Removes a variable the harness would otherwise set (e.g. the access keys).
@@ -234,9 +282,9 @@ impl WorkDir {
             .env("CHECKPOINT_DISABLE", "1")
             .env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")
-            // The local endpoint ignores signatures; these only need to exist.
-            .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+            // Keys no enforcing endpoint knows; `WorkDir::aws` gives its caller's.
+            .env("AWS_ACCESS_KEY_ID", EXAMPLE_KEYS.0)
+            .env("AWS_SECRET_ACCESS_KEY", EXAMPLE_KEYS.1)
             .env("AWS_EC2_METADATA_DISABLED", "true");
         for (key, value) in &self.env {
             command.env(key, value);
@@ -248,6 +296,7 @@ impl WorkDir {
             command.env(key, value);
         }
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let denied_before = self.endpoint.map(|e| e.denials().len()).unwrap_or(0);
         let mut child = command.spawn().expect("run terraform");
         let mut stdin = child.stdin.take().expect("piped stdin");
         stdin.write_all(input.unwrap_or_default().as_bytes()).expect("write terraform's stdin");
@@ -258,6 +307,9 @@ impl WorkDir {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+            // Those recorded since the run began (a count, as the launcher keeps them oldest first).
+            denials: self.endpoint.map(|e| e.denials().into_iter().skip(denied_before).collect()).unwrap_or_default(),
+            unsigned: self.endpoint.is_none(),
         }
     }
 

@@ -35,6 +35,116 @@ Corrected (moto has the operation, but answers differently from AWS):
 - CodeBuild BatchGetProjects: the answer also has `projectsNotFound`, the
   names (or ARNs) asked for that match no project, in the order asked
   (empty when all were found), as in AWS. moto 5.2.5 leaves it out.
+- S3 GetBucketVersioning: the answer's root element is
+  `<VersioningConfiguration>` (S3 API reference, GetBucketVersioning,
+  "Response Syntax"). moto 5.2.5's serializer names it
+  `<GetBucketVersioningResponse>`, which botocore ignores and the AWS SDK for
+  Rust refuses.
+- S3 bucket policies when not enforcing: moto checks a bucket policy's
+  statements on every object request before anything else, without the
+  request's context, and passes a condition whose key is absent, so a
+  `Deny` conditioned on `aws:SecureTransport` "false" (the artifact store's
+  `TlsOnly`) refuses every object request, even with authorization off.
+  Here bucket policies are evaluated only as part of the authorization below,
+  with the request's context; not enforcing, nothing is checked.
+
+Corrected when enforcing (moto checks IAM authorization once
+`POST /moto-api/reset-auth` with body `0` has switched it on; the harness's
+`LocalAws::start_enforcing`). Each says what AWS does; until switched on
+nothing below runs and moto checks nothing:
+
+- The resource of a request. AWS authorizes a request against the ARN of
+  the resource it acts on, with the caller's account and the credential
+  scope's region (Service Authorization Reference, "Actions, resources, and
+  condition keys" for IAM, CodeBuild, CodePipeline, ECR, Systems Manager and
+  STS). moto passes "*" for these services, so a statement naming a resource
+  never matches. Computed here: IAM role calls (CreateRole with its Path;
+  the others with the role's ARN, path included, or `role/NAME` when it does
+  not exist), CodeBuild Create/Update/DeleteProject and BatchGetProjects,
+  CodePipeline Create/Get/Update/DeletePipeline and the tag calls
+  (resourceArn), ECR repository calls and tag calls, SSM Put/Get/Delete
+  parameter(s), GetParametersByPath (the path's ARN) and the tag calls of a
+  Parameter, STS AssumeRole (the role). A request naming several resources
+  (BatchGetProjects, GetParameters, DeleteParameters) needs every one
+  allowed. Any other request (KMS, DescribeParameters, ListRoles, ...) is
+  checked on its action only: any statement's Resource matches it. S3 keeps
+  moto's bucket/key ARNs.
+- S3 action names. AWS authorizes an S3 request by IAM's action (S3 API
+  reference, each operation's "Permissions"; Service Authorization Reference
+  for Amazon S3); moto by its own operation names (`ACTION_MAP` in
+  moto/s3/responses.py), some of which IAM does not have, and it misses some
+  subresources, which then fall to the bucket's default action. Here:
+  HeadBucket is s3:ListBucket (moto: s3:HeadBucket); Get/Put/
+  DeletePublicAccessBlock are s3:GetBucketPublicAccessBlock /
+  s3:PutBucketPublicAccessBlock (moto: ListBucket, CreateBucket and
+  DeleteBucket, as it looks for a `public_access_block` subresource);
+  Get/Put/DeleteBucketEncryption are s3:GetEncryptionConfiguration /
+  s3:PutEncryptionConfiguration (moto: ListBucket, CreateBucket,
+  DeleteBucket). DeleteObjects has no action of its own: each key needs
+  s3:DeleteObject, or s3:DeleteObjectVersion when given with a VersionId, and
+  a key refused is an `AccessDenied` error in the answer's `Errors`, not a
+  refused request (moto checks s3:DeleteObject once, on the bucket, and then
+  each key against the bucket policy alone). The other operations the
+  provider and a release make are named as IAM names them by moto already
+  (CreateBucket, DeleteBucket, ListBucket, ListBucketVersions,
+  ListAllMyBuckets, Get/Put/DeleteBucketPolicy, Get/PutBucketVersioning,
+  Get/PutBucketTagging, GetBucketLocation, Get/Put/DeleteObject,
+  GetObjectVersion; HeadObject is s3:GetObject). The launcher refuses to
+  start once moto names one of the corrected requests as IAM does.
+- Bucket policies (IAM user guide, "Policy evaluation for requests within a
+  single account", "Cross-account policy evaluation logic"). moto leaves
+  them out of authorization. Here an S3 request on an existing bucket (but
+  CreateBucket) is also evaluated against the bucket's policy, with the same
+  evaluation and request context as identity policies: an explicit Deny in
+  either refuses; in the bucket owner's account either one allowing is
+  enough, though a bucket policy naming only the account (its root)
+  delegates to the identity policies; from another account both must allow
+  (a refusal says "with an explicit deny in a resource-based policy" or
+  "because no resource-based policy allows", as AWS does). S3 requests add
+  s3:ResourceAccount (the bucket owner) to the context.
+- Policy evaluation (IAM user guide: "Policy evaluation logic", "Cross-account
+  policy evaluation logic", policy elements Action, Principal, Condition
+  operators). moto's statement check treats a trust statement that does not
+  name the caller, or whose condition fails, as an explicit deny; compares
+  principals literally (an account root never matches a role session);
+  knows only StringEquals and passes every other operator, and passes a
+  condition whose key is absent. Here: an explicit Deny wins, else an Allow
+  is needed; a statement applies when its Action/NotAction (case-
+  insensitive, `*` and `?`), Resource/NotResource, Principal (trust and
+  bucket policies only)
+  and every condition match. Principals: `*`, an account id or
+  `arn:aws:iam::ACCT:root` (any principal of that account, whose identity
+  policy must then allow too), a role ARN (its sessions), a user ARN, a
+  session ARN. Conditions: String(Not)Equals(IgnoreCase), String(Not)Like,
+  Arn(Not)Equals, Arn(Not)Like (each of the six ARN parts matched on its
+  own), Bool, Null, `...IfExists`, `ForAnyValue:`/`ForAllValues:`; an absent
+  key makes a condition false, except negated operators, IfExists and Null;
+  another operator fails closed (an Allow does not apply, a Deny does) and
+  the refusal says so. Request context: aws:PrincipalArn (a session's role
+  ARN with its path; a user's ARN), aws:PrincipalAccount,
+  aws:RequestedRegion, aws:SecureTransport, and for AssumeRole
+  sts:ExternalId when sent. aws:SecureTransport is always "true": the
+  endpoint is treated as TLS. It speaks plain HTTP on the loopback only
+  because it stands in for AWS's HTTPS endpoints, which the AWS SDKs and CLI
+  reach over TLS (S3 user guide, "Protecting data in transit with
+  encryption"); so a plain-HTTP request to AWS cannot be expressed here, and
+  a policy denying aws:SecureTransport "false" never applies.
+  AssumeRole: the role must exist; its trust policy must allow the caller;
+  and the caller's identity policy must allow it too, unless the trust
+  policy names the caller itself in the same account. GetCallerIdentity
+  needs no permission (STS API reference).
+- Refusals. AWS names the resource: "User: ARN is not authorized to
+  perform: ACTION on resource: ARN because no identity-based policy allows
+  the ACTION action" (IAM user guide, "Troubleshoot access denied error
+  messages"); moto leaves the resource out. Errors have the protocol's shape:
+  JSON services (X-Amz-Target) answer `{"__type": "AccessDeniedException",
+  "message"}` with HTTP 400 and unknown keys `InvalidClientTokenId` 403
+  (the services' "Common Errors"); IAM and STS answer
+  `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>...`
+  (Smithy awsQuery protocol, operation error serialization). moto answers
+  XML for JSON services and wraps query errors in an `<Errors>` element,
+  which the AWS SDK for Rust cannot read, losing the message. S3 keeps
+  moto's own errors ("AccessDenied", HTTP 403).
 
 Test facilities (not AWS; served on moto's own port under `/_bokbasen/`,
 which no AWS API uses and no S3 bucket can be named, since bucket names
@@ -69,6 +179,10 @@ middleware, so every request passes them before moto sees it:
   the earliest given answers. `GET /_bokbasen/faults` lists the faults left,
   `DELETE /_bokbasen/faults` removes them all. Tests use them to prove a
   half-failed apply leaves no orphans.
+- Denials. `GET /_bokbasen/denials` lists every request refused when
+  enforcing, oldest first: `[{"principal", "action", "resource", "reason",
+  "notes"}]` (`resource` is "*" where only the action is checked);
+  `DELETE /_bokbasen/denials` forgets them.
 
 Project rule: where moto lacks an operation we need, the harness may extend
 it here; the product never bends to the emulator. When moto gains an
@@ -76,8 +190,11 @@ operation, remove it from this file: the launcher refuses to start while
 both exist, so a moto upgrade cannot silently keep a stale copy. Likewise,
 when moto answers as AWS does, remove the correction: the launcher refuses
 to start once moto's own check accepts a `CODEPIPELINE` source or artifacts
-without a location, or once moto's CodeBuild code mentions
-`projectsNotFound`. The test facilities are installed by wrapping the
+without a location, once moto's CodeBuild code mentions
+`projectsNotFound`, once moto's serializer names GetBucketVersioning's root
+`VersioningConfiguration`, once moto names a corrected S3 request as IAM
+does, mentions s3:DeleteObjectVersion in DeleteObjects, or evaluates bucket
+policies with a request context. The test facilities are installed by wrapping the
 application that moto's server `main` hands to werkzeug's `run_simple`; the
 launcher refuses to start if `main` no longer does so.
 """
@@ -88,21 +205,46 @@ import json
 import re
 import sys
 import threading
+import types
 import uuid
 from collections import Counter
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape as xml_escape
+
+import xmltodict
 
 from moto.codebuild import responses as codebuild_responses
 from moto.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
 from moto.codebuild import models as codebuild_models
 from moto.codebuild.models import CodeBuildBackend
+from moto.codepipeline.responses import CodePipelineResponse
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.core.responses import ActionResult
-from moto.core.utils import unix_time
+from moto.core.serialize import S3Serializer
+from moto.core.utils import get_service_model, unix_time
 from moto import server as moto_server
 from moto.server import main as moto_server_main
+from moto.ecr.responses import ECRResponse
+from moto.iam import policy_conditions as moto_policy_conditions
+from moto.iam.access_control import (
+    AssumedRoleAccessKey,
+    IAMPolicy,
+    IAMPolicyStatement,
+    IAMRequest,
+    IAMRequestBase,
+    PermissionResult,
+    S3IAMRequest,
+)
+from moto.iam.exceptions import NotFoundException as IamNotFound
+from moto.iam.models import iam_backends
+from moto import settings as moto_settings
+from moto.s3 import responses as s3_responses
+from moto.s3.exceptions import MalformedXML
+from moto.s3.models import FakeBucket, s3_backends
+from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.utilities.utils import get_partition
 
 # UpdateProject fields stored under the same key in moto's project metadata.
@@ -238,6 +380,628 @@ _correct(
     "projectsNotFound" not in inspect.getsource(codebuild_responses) + inspect.getsource(codebuild_models),
 )
 
+
+# --- Enforcing IAM: corrections to moto's authorization ------------------
+#
+# Only in force after `POST /moto-api/reset-auth` has switched moto's
+# authorization on (see the module docstring, "Corrected when enforcing").
+
+# Sources (IAM user guide unless said):
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html (case-insensitive)
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html (aws:PrincipalArn)
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html (the message)
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html (no permission needed)
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/CommonErrors.html (AccessDeniedException 400)
+# https://smithy.io/2.0/aws/protocols/aws-query-protocol.html (query error shape)
+
+# Resource ARNs as the Service Authorization Reference defines them
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/):
+# list_awsidentityandaccessmanagementiam.html (role/${RoleNameWithPath}),
+# list_awscodebuild.html (project/${ProjectName}), list_awscodepipeline.html
+# (${PipelineName}), list_amazonelasticcontainerregistry.html
+# (repository/${RepositoryName}), list_awssystemsmanager.html
+# (parameter/${ParameterNameWithoutLeadingSlash}; DescribeParameters has no
+# resource type: "*"), list_awssecuritytokenservice.html (AssumeRole: role).
+_IAM_ROLE_ACTIONS = {
+    "CreateRole", "GetRole", "DeleteRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "GetRolePolicy",
+    "DeleteRolePolicy", "ListRolePolicies", "ListAttachedRolePolicies", "AttachRolePolicy",
+    "DetachRolePolicy", "TagRole", "UntagRole", "ListRoleTags",
+}
+_CODEBUILD_ONE = {"CreateProject", "UpdateProject", "DeleteProject"}
+_CODEPIPELINE_BY_DECLARATION = {"CreatePipeline", "UpdatePipeline"}
+_CODEPIPELINE_BY_NAME = {"GetPipeline", "DeletePipeline"}
+_BY_RESOURCE_ARN = {"TagResource", "UntagResource", "ListTagsForResource"}
+_ECR_BY_NAME = {
+    "CreateRepository", "PutLifecyclePolicy", "SetRepositoryPolicy", "GetRepositoryPolicy", "DeleteRepository",
+    "PutImageScanningConfiguration",
+}
+_SSM_ONE = {"PutParameter", "GetParameter", "DeleteParameter"}
+_SSM_MANY = {"GetParameters", "DeleteParameters"}
+_SSM_TAGS = {"AddTagsToResource", "ListTagsForResource", "RemoveTagsFromResource"}
+
+# "Not known": the request's resource is not computed here, so only the
+# action is checked (any statement's Resource matches).
+ANY_RESOURCE = "*"
+
+
+def _ssm_parameter_arn(prefix: str, name: str) -> str:
+    if name.startswith("arn:"):
+        return ":".join(name.split(":")[:6])  # without a :version or :label selector
+    name = name.split(":", 1)[0]  # "name:3" or "name:label" selects a version of "name"
+    return f"{prefix}parameter/{name.lstrip('/')}"
+
+
+def _request_resources(response: Any) -> list[str]:
+    """The ARNs a request acts on, as AWS authorizes it; [ANY_RESOURCE] when not computed here."""
+    service, action = response.service_name, response._get_action()
+    account, region = response.current_account, response.region
+    partition = get_partition(region)
+    param = response._get_param
+    if service == "iam" and action in _IAM_ROLE_ACTIONS:
+        name = param("RoleName")
+        if action == "CreateRole":
+            return [f"arn:{partition}:iam::{account}:role{param('Path') or '/'}{name}"]
+        try:
+            return [iam_backends[account][partition].get_role(name).arn]
+        except IamNotFound:
+            return [f"arn:{partition}:iam::{account}:role/{name}"]
+    if service == "sts" and action == "AssumeRole":
+        return [param("RoleArn")]
+    prefix = f"arn:{partition}:{service}:{region}:{account}:"
+    if service == "codebuild" and action in _CODEBUILD_ONE:
+        return [f"{prefix}project/{param('name')}"]
+    if service == "codebuild" and action == "BatchGetProjects":
+        return [n if n.startswith("arn:") else f"{prefix}project/{n}" for n in param("names") or []]
+    if service == "codepipeline" and action in _CODEPIPELINE_BY_DECLARATION:
+        return [f"{prefix}{(param('pipeline') or {}).get('name')}"]
+    if service == "codepipeline" and action in _CODEPIPELINE_BY_NAME:
+        return [f"{prefix}{param('name')}"]
+    if service in ("codepipeline", "ecr") and action in _BY_RESOURCE_ARN:
+        return [param("resourceArn")]
+    if service == "ecr" and action in _ECR_BY_NAME:
+        return [f"{prefix}repository/{param('repositoryName')}"]
+    if service == "ecr" and action == "DescribeRepositories":
+        return [f"{prefix}repository/{n}" for n in param("repositoryNames") or ["*"]]
+    if service == "ssm" and action in _SSM_ONE:
+        return [_ssm_parameter_arn(prefix, param("Name"))]
+    if service == "ssm" and action in _SSM_MANY:
+        return [_ssm_parameter_arn(prefix, n) for n in param("Names") or []]
+    if service == "ssm" and action == "GetParametersByPath":
+        return [_ssm_parameter_arn(prefix, param("Path"))]
+    if service == "ssm" and action in _SSM_TAGS and param("ResourceType") == "Parameter":
+        return [_ssm_parameter_arn(prefix, param("ResourceId"))]
+    return [ANY_RESOURCE]
+
+
+def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's wildcards: * any run of characters, ? one character; nothing else is special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    # Each of the six colon-delimited parts is matched on its own.
+    patterns, values = pattern.split(":", 5), value.split(":", 5)
+    return len(patterns) == len(values) == 6 and all(_glob(p, v) for p, v in zip(patterns, values))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+_MATCHERS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda expected, actual: expected == actual,
+    "StringEqualsIgnoreCase": lambda expected, actual: expected.lower() == actual.lower(),
+    "StringLike": _glob,
+    "ArnEquals": _arn_like,
+    "ArnLike": _arn_like,
+    "Bool": lambda expected, actual: str(expected).lower() == str(actual).lower(),
+}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+    """One operator on one key; missing keys per the condition operators page."""
+    if operator.startswith(("ForAnyValue:", "ForAllValues:")):
+        qualifier, operator = operator.split(":", 1)
+        if key not in context:
+            return qualifier == "ForAllValues"  # holds for an absent key
+    if operator == "Null":
+        return (key not in context) == (str(_as_list(expected)[0]).lower() == "true")
+    if_exists = operator.endswith("IfExists")
+    base = operator[: -len("IfExists")] if if_exists else operator
+    negated = base in _NEGATED
+    matcher = _MATCHERS.get(_NEGATED.get(base, base))
+    if matcher is None:
+        raise _Unsupported(operator)
+    if key not in context:
+        return if_exists or negated
+    matched = any(matcher(str(value), context[key]) for value in _as_list(expected))
+    return not matched if negated else matched
+
+
+def _principal_match(statement: dict[str, Any], caller: dict[str, str]) -> str | None:
+    """How a statement's Principal names the caller: "specific", "account", "any", or None."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return "any"
+    if not isinstance(principal, dict):
+        return None
+    found = None
+    for value in _as_list(principal.get("AWS", [])):
+        if value == "*":
+            found = found or "any"
+        elif value in (caller["account"], f"arn:{caller['partition']}:iam::{caller['account']}:root"):
+            found = "account" if found != "specific" else found
+        elif value in (caller["principal_arn"], caller["arn"]):
+            found = "specific"
+    return found
+
+
+def _statement_applies(
+    statement: dict[str, Any], action: str, resource: str, caller: dict[str, str], trust: bool, notes: list[str]
+) -> tuple[bool, str | None]:
+    if "NotAction" in statement:
+        if any(_glob(p, action, ignore_case=True) for p in _as_list(statement["NotAction"])):
+            return False, None
+    elif not any(_glob(p, action, ignore_case=True) for p in _as_list(statement.get("Action", []))):
+        return False, None
+    if resource != ANY_RESOURCE:
+        if "NotResource" in statement:
+            if any(_glob(p, resource) for p in _as_list(statement["NotResource"])):
+                return False, None
+        elif "Resource" in statement and not any(_glob(p, resource) for p in _as_list(statement["Resource"])):
+            return False, None
+    named = None
+    if trust:
+        named = _principal_match(statement, caller)
+        if named is None:
+            return False, None
+    deny = statement.get("Effect") == "Deny"
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, expected in keys.items():
+            try:
+                holds = _condition_holds(operator, key, expected, caller["context"])
+            except _Unsupported:
+                notes.append(f"condition operator {operator} is not evaluated by the local endpoint")
+                holds = deny  # fail closed: an Allow does not apply, a Deny does
+            if not holds:
+                return False, None
+    return True, named
+
+
+def _evaluate(
+    documents: list[dict[str, Any]], action: str, resource: str, caller: dict[str, str], trust: bool, notes: list[str]
+) -> tuple[str | None, str | None]:
+    """("Deny" | "Allow" | None, how the allowing statement named the principal)."""
+    decision, named = None, None
+    for document in documents:
+        for statement in _as_list(document.get("Statement", [])):
+            applies, how = _statement_applies(statement, action, resource, caller, trust, notes)
+            if not applies:
+                continue
+            if statement.get("Effect") == "Deny":
+                return "Deny", None
+            if statement.get("Effect") == "Allow":
+                decision = "Allow"
+                named = how if named != "specific" else named
+    return decision, named
+
+
+_denials: list[dict[str, str]] = []
+_denials_lock = threading.Lock()
+
+
+def _caller(request: IAMRequestBase) -> dict[str, str]:
+    key, partition = request._access_key, request._access_key.partition
+    arn = key.arn
+    if isinstance(key, AssumedRoleAccessKey):
+        try:
+            principal_arn = iam_backends[key.account_id][partition].get_role(key._owner_role_name).arn
+        except IamNotFound:
+            principal_arn = f"arn:{partition}:iam::{key.account_id}:role/{key._owner_role_name}"
+    else:
+        principal_arn = arn
+    context = {
+        "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalAccount": key.account_id,
+        "aws:RequestedRegion": request._region,
+        # The endpoint stands in for AWS's HTTPS endpoints, which the SDKs
+        # reach over TLS only: see the module docstring.
+        "aws:SecureTransport": "true",
+    }
+    if request._action == "sts:AssumeRole":
+        external_id = request._data.get("ExternalId") if isinstance(request._data, dict) else None
+        if isinstance(external_id, list):
+            external_id = external_id[0] if external_id else None
+        if external_id is not None:
+            context["sts:ExternalId"] = external_id
+    return {"arn": arn, "principal_arn": principal_arn, "account": key.account_id, "partition": partition, "context": context}
+
+
+def _bucket_of(action: str, resource: str) -> tuple[str, bytes | None] | None:
+    """(owner account, policy) of the existing bucket an S3 request acts on, else None.
+
+    CreateBucket acts on a bucket not yet made, so no bucket policy applies to it.
+    """
+    if not action.lower().startswith("s3:") or action.lower() == "s3:createbucket":
+        return None
+    parts = resource.split(":", 5)
+    if len(parts) != 6 or parts[2] != "s3" or not parts[5] or parts[5] == "*":
+        return None
+    name = parts[5].split("/", 1)[0]
+    found = s3_backends.bucket_accounts.get(name)
+    if found is None:
+        return None
+    partition, account = found
+    bucket = s3_backends[account][partition].buckets.get(name)
+    return (account, bucket.policy) if bucket is not None else None
+
+
+def _decide(request: IAMRequestBase, resource: str, action: str | None = None) -> tuple[bool, str, list[str]]:
+    """(allowed, why not, notes) for one resource of the request (its own action unless given)."""
+    action, notes = action or request._action, []
+    caller = _caller(request)
+    bucket = _bucket_of(action, resource)
+    if bucket is not None:
+        caller["context"]["s3:ResourceAccount"] = bucket[0]
+    identity = [IAMPolicy(policy)._policy_json for policy in request._access_key.collect_policies()]
+    decision, _ = _evaluate(identity, action, resource, caller, False, notes)
+    if decision == "Deny":
+        return False, "with an explicit deny in an identity-based policy", notes
+    if bucket is not None:
+        owner, policy = bucket
+        granted, named = (None, None)
+        if policy:
+            granted, named = _evaluate([json.loads(policy)], action, resource, caller, True, notes)
+        if granted == "Deny":
+            return False, "with an explicit deny in a resource-based policy", notes
+        if owner != caller["account"]:
+            # Another account's bucket: its policy and the caller's identity
+            # policy must both allow.
+            if granted is None:
+                return False, f"because no resource-based policy allows the {action} action", notes
+            if decision is None:
+                return False, f"because no identity-based policy allows the {action} action", notes
+            return True, "", notes
+        # The caller's own account: either allows, but a bucket policy naming
+        # only the account delegates to the identity policies.
+        if granted == "Allow" and named in ("specific", "any"):
+            return True, "", notes
+    if action.lower() == "sts:assumerole":
+        role = None
+        parts = resource.split(":")
+        if len(parts) == 6 and parts[2] == "iam":
+            try:
+                role = iam_backends[parts[4]][caller["partition"]].get_role_by_arn(resource)
+            except IamNotFound:
+                pass
+        if role is None:
+            return False, "because the role does not exist", notes
+        trusted, named = _evaluate([json.loads(role.assume_role_policy_document)], action, resource, caller, True, notes)
+        if trusted == "Deny":
+            return False, "with an explicit deny in the role's trust policy", notes
+        if trusted is None:
+            return False, "because the role's trust policy does not allow it", notes
+        # A trust policy naming the caller itself, in the caller's own account,
+        # grants on its own; one naming an account delegates to that account's
+        # identity policies, and another account always needs both.
+        if named == "specific" and parts[4] == caller["account"]:
+            return True, "", notes
+    if decision == "Allow":
+        return True, "", notes
+    return False, f"because no identity-based policy allows the {action} action", notes
+
+
+class _JsonError(JsonRESTError):
+    """An error in the AWS JSON protocols' shape ({"__type", "message"})."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = status
+
+
+class _QueryError(_RESTError):
+    """An error in the query protocol's shape, as IAM and STS answer it."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = status
+        self.description = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{xml_escape(code)}</Code>"
+            f"<Message>{xml_escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        )
+
+
+def _refuse(request: IAMRequestBase, status: int, code: str, message: str) -> None:
+    if request._headers.get("X-Amz-Target"):
+        raise _JsonError(status, code, message)
+    raise _QueryError(status, code, message)
+
+
+def _authorize(request: IAMRequestBase, resource: str, action: str | None = None) -> str | None:
+    """None when allowed; else the refusal's message, the denial recorded."""
+    action = action or request._action
+    allowed, why, notes = _decide(request, resource, action)
+    if allowed:
+        return None
+    principal = request._access_key.arn
+    with _denials_lock:
+        _denials.append({"principal": principal, "action": action, "resource": resource, "reason": why, "notes": notes})
+    on = f" on resource: {resource}" if resource != ANY_RESOURCE else ""
+    message = f"User: {principal} is not authorized to perform: {action}{on} {why}"
+    if notes:
+        message += f" ({'; '.join(notes)})"
+    return message
+
+
+def _check_action_permitted(self: IAMRequestBase, resource: Any) -> None:
+    if self._action == "sts:GetCallerIdentity":
+        return  # needs no permission, and an explicit deny does not stop it (STS API reference)
+    resources = resource if isinstance(resource, list) else [resource]
+    for each in resources or [ANY_RESOURCE]:
+        message = _authorize(self, each)
+        if message is None:
+            continue
+        if isinstance(self, S3IAMRequest):
+            self._raise_access_denied()  # S3's own error, as moto has it
+        if self._headers.get("X-Amz-Target"):
+            _refuse(self, 400, "AccessDeniedException", message)
+        _refuse(self, 403, "AccessDenied", message)
+
+
+_moto_invalid_access_key = IAMRequest._raise_invalid_access_key
+_moto_signature_does_not_match = IAMRequest._raise_signature_does_not_match
+
+
+def _raise_invalid_access_key(self: IAMRequest, reason: str) -> None:
+    if self._service == "ec2":
+        _moto_invalid_access_key(self, reason)
+    _refuse(self, 403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+
+
+def _raise_signature_does_not_match(self: IAMRequest) -> None:
+    if self._service == "ec2":
+        _moto_signature_does_not_match(self)
+    _refuse(
+        self, 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."
+    )
+
+
+_moto_authorize_normal_action = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+
+
+def _authorize_normal_action(self: Any, resource: str = "*") -> None:
+    if ActionAuthenticatorMixin.request_count < moto_settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        return _moto_authorize_normal_action(self, resource)
+    try:
+        resources = _request_resources(self)
+    except Exception:  # a malformed request: moto answers it after the check
+        resources = [ANY_RESOURCE]
+    self._authenticate_and_authorize_action(IAMRequest, resources)
+
+
+def _moto_statement_permits(statement: dict[str, Any], principal: str | None = None, resource: str = "*") -> bool:
+    result = IAMPolicyStatement(statement).is_action_permitted("sts:AssumeRole", resource, principal, {})
+    return result == PermissionResult.PERMITTED
+
+
+_ROOT_TRUST = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
+_correct(
+    ActionAuthenticatorMixin,
+    "_authenticate_and_authorize_normal_action",
+    _authorize_normal_action,
+    # moto computes no resource for these services' requests.
+    not any(
+        hasattr(cls, "_determine_resource")
+        for cls in (codebuild_responses.CodeBuildResponse, CodePipelineResponse, ECRResponse, SimpleSystemManagerResponse)
+    ),
+)
+_correct(
+    IAMRequestBase,
+    "check_action_permitted",
+    _check_action_permitted,
+    # moto compares a trust policy's principals with the caller literally,
+    # and has no ArnLike.
+    not _moto_statement_permits(_ROOT_TRUST, "arn:aws:sts::111122223333:assumed-role/r/s")
+    or "ArnLike" not in moto_policy_conditions.CONDITION_OPERATIONS,
+)
+_correct(IAMRequest, "_raise_invalid_access_key", _raise_invalid_access_key, "InvalidClientTokenIdError()" in inspect.getsource(IAMRequest._raise_invalid_access_key))
+_correct(IAMRequest, "_raise_signature_does_not_match", _raise_signature_does_not_match, "SignatureDoesNotMatchError()" in inspect.getsource(IAMRequest._raise_signature_does_not_match))
+
+
+# --- S3: IAM's action names, DeleteObjects per object, bucket policies ----
+#
+# Sources: Amazon S3 API reference, each operation's "Permissions"
+# (HeadBucket: s3:ListBucket; Get/Put/DeletePublicAccessBlock:
+# s3:GetBucketPublicAccessBlock / s3:PutBucketPublicAccessBlock;
+# Get/Put/DeleteBucketEncryption: s3:GetEncryptionConfiguration /
+# s3:PutEncryptionConfiguration; DeleteObjects: s3:DeleteObject per key, and
+# s3:DeleteObjectVersion for a key given with a VersionId; GetBucketVersioning's
+# response root <VersioningConfiguration>); Service Authorization Reference,
+# list_amazons3.html (the action names, s3:ResourceAccount); IAM user guide,
+# "Cross-account policy evaluation logic" and "Policy evaluation for requests
+# within a single account"; S3 user guide, "Protecting data in transit with
+# encryption" (S3 answers HTTP and HTTPS, the SDKs use HTTPS;
+# aws:SecureTransport tells them apart).
+
+# Bucket requests moto names by something other than IAM's action, by
+# (method, subresource in the query; None for the bare bucket).
+_S3_BUCKET_ACTIONS = {
+    ("HEAD", None): "s3:ListBucket",
+    ("GET", "publicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("PUT", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("DELETE", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("GET", "encryption"): "s3:GetEncryptionConfiguration",
+    ("PUT", "encryption"): "s3:PutEncryptionConfiguration",
+    ("DELETE", "encryption"): "s3:PutEncryptionConfiguration",
+}
+
+
+def _enforcing() -> bool:
+    return ActionAuthenticatorMixin.request_count >= moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+
+
+def _moto_s3_action(method: str, subresource: str | None) -> str:
+    """The action moto authorizes a bucket request by."""
+
+    probe = types.SimpleNamespace(data={})
+    query = {subresource: [""]} if subresource else {}
+    s3_responses.S3Response._set_action(probe, "BUCKET", method, query)  # type: ignore[arg-type]
+    return f"s3:{probe.data['Action']}"
+
+
+def _s3_bucket_action(response: Any) -> str | None:
+    """IAM's action for a bucket request moto misnames, else None (moto's name is IAM's)."""
+    query = parse_qs(urlparse(response.uri).query, keep_blank_values=True)
+    for (method, subresource), action in _S3_BUCKET_ACTIONS.items():
+        if response.method == method and (subresource is None or subresource in query):
+            return action
+    return None
+
+
+def _s3_request(response: Any) -> S3IAMRequest:
+    """The request as moto's authorization sees it (its signature and keys checked when made)."""
+    path = response.raw_path
+    query = urlparse(response.uri).query
+    if query:
+        path += "?" + query
+    return S3IAMRequest(
+        account_id=response.current_account,
+        method=response.method,
+        path=path,
+        data=response.data,
+        body=response.raw_body,
+        headers=response.headers,
+        action=response._get_action(),
+    )
+
+
+_moto_authorize_s3_action = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
+
+
+def _authorize_s3_action(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
+    if not _enforcing():
+        return _moto_authorize_s3_action(self, bucket_name, key_name)
+    if bucket_name and not key_name and self.method == "POST" and self.is_delete_keys():
+        # DeleteObjects has no action of its own: each key is authorized in
+        # _response_delete_objects. Here the caller is only authenticated.
+        _s3_request(self).check_signature()
+        return None
+    action = None if key_name else _s3_bucket_action(self)
+    if action is None:
+        return _moto_authorize_s3_action(self, bucket_name, key_name)
+    # moto reads the action from its request data, which also picks the
+    # answer's serializer: IAM's name only for the check.
+    moto_action = self.data.get("Action")
+    self.data["Action"] = action.split(":", 1)[1]
+    try:
+        return _moto_authorize_s3_action(self, bucket_name, key_name)
+    finally:
+        self.data["Action"] = moto_action
+
+
+_moto_delete_objects = s3_responses.S3Response._bucket_response_delete_keys
+
+
+def _response_delete_objects(self: Any, bucket_name: str, authenticated: bool = True) -> Any:
+    if not _enforcing() or not authenticated:
+        return _moto_delete_objects(self, bucket_name, authenticated)
+    objects = xmltodict.parse(self.body, strip_whitespace=False)["Delete"].get("Object", [])
+    objects = _as_list(objects)
+    if not objects:
+        raise MalformedXML()
+    request = _s3_request(self)
+    partition = get_partition(self.region)
+    allowed, errors = [], []
+    for obj in objects:
+        action = "s3:DeleteObjectVersion" if obj.get("VersionId") else "s3:DeleteObject"
+        if _authorize(request, f"arn:{partition}:s3:::{bucket_name}/{obj['Key']}", action) is None:
+            allowed.append(obj)
+        else:
+            errors.append({"Key": obj["Key"], "VersionId": obj.get("VersionId"), "Code": "AccessDenied", "Message": "Access Denied"})
+    bypass = self.headers.get("x-amz-bypass-governance-retention", "").lower() == "true"
+    deleted, locked = self.backend.delete_objects(bucket_name, allowed, bypass) if allowed else ([], [])
+    for key in locked:
+        errors.append({"Key": key, "Code": "AccessDenied", "Message": "Access Denied because object protected by object lock."})
+    self.data["Action"] = "DeleteObjects"
+    return self.serialized(
+        ActionResult(
+            {
+                "Deleted": [
+                    {"Key": k, "VersionId": v or None, "DeleteMarkerVersionId": dv or None, "DeleteMarker": True if dv else None}
+                    for k, v, dv in deleted
+                ],
+                "Errors": errors,
+            }
+        )
+    )
+
+
+def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
+    # Bucket policies are part of the request's authorization when enforcing
+    # (_decide), with the request's context; until then nothing is checked.
+    return PermissionResult.NEUTRAL
+
+
+def _response_get_bucket_versioning(self: Any) -> Any:
+    versioning = self.backend.get_bucket_versioning(self.bucket_name)
+    status = f"<Status>{xml_escape(versioning)}</Status>" if versioning else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{status}</VersioningConfiguration>'
+    )
+    return 200, {**self.response_headers, "Content-Type": "application/xml"}, body
+
+
+def _moto_versioning_root() -> str:
+    model = get_service_model("s3").operation_model("GetBucketVersioning")
+    body = S3Serializer(model).serialize({"Status": "Enabled"})["body"]
+    return re.search(r"<(\w+)[ >]", body.split("?>", 1)[-1]).group(1)  # type: ignore[union-attr]
+
+
+for (_method, _subresource), _action in _S3_BUCKET_ACTIONS.items():
+    if _moto_s3_action(_method, _subresource) == _action:
+        sys.exit(
+            f"moto now authorizes S3 {_method} ?{_subresource or ''} as {_action}: "
+            f"remove it from _S3_BUCKET_ACTIONS in {__file__}"
+        )
+_correct(ActionAuthenticatorMixin, "_authenticate_and_authorize_s3_action", _authorize_s3_action, True)
+_correct(
+    s3_responses.S3Response,
+    "_bucket_response_delete_keys",
+    _response_delete_objects,
+    # moto checks every key as s3:DeleteObject, against the bucket policy only.
+    "DeleteObjectVersion" not in inspect.getsource(_moto_delete_objects),
+)
+_correct(
+    FakeBucket,
+    "get_permission",
+    _bucket_permission,
+    # moto evaluates a bucket policy with no request context.
+    list(inspect.signature(FakeBucket.get_permission).parameters) == ["self", "action", "resource"],
+)
+_correct(
+    s3_responses.S3Response,
+    "get_bucket_versioning",
+    _response_get_bucket_versioning,
+    _moto_versioning_root() != "VersioningConfiguration",
+)
 
 # --- Test facilities: call counting and fault injection -------------------
 
@@ -396,6 +1160,13 @@ class _Facilities:
             if route == "faults" and method == "DELETE":
                 self.faults.clear()
                 return _respond_json(start_response, 200, {})
+        if route == "denials" and method == "GET":
+            with _denials_lock:
+                return _respond_json(start_response, 200, list(_denials))
+        if route == "denials" and method == "DELETE":
+            with _denials_lock:
+                _denials.clear()
+            return _respond_json(start_response, 200, {})
         if route == "faults" and method == "POST":
             try:
                 fault = _parse_fault(_read_body(environ))

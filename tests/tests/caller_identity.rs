@@ -3,11 +3,27 @@
 //! init, plan, apply, a plan with no changes, destroy; cross-account via
 //! `assume_role`; bad provider arguments; the schema as Terraform shows it;
 //! and secrets kept out of trace logs.
+//!
+//! The endpoint enforces IAM: Terraform signs as the `bokbasen-terraform`
+//! user holding the documented caller policy, so the roles assumed exist and
+//! trust it, as in AWS: `OrganizationAccountAccessRole` (which AWS
+//! Organizations makes, and the policy's `AdministerEnvironments` lets the
+//! caller assume) and a deployer role requiring an external ID.
 
-use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
+use bokbasen_e2e::local_aws::{ACCOUNT_ACCESS_ROLE, CALLER_USER, TOOLING_ACCOUNT};
 use bokbasen_e2e::{terraform_binaries, LocalAws, WorkDir};
 
-const ROLE_ARN: &str = "arn:aws:iam::222222222222:role/bokbasen-deploy";
+const TEST_ACCOUNT: &str = "222222222222";
+
+/// The Test account's administrator role, as AWS Organizations makes it.
+fn account_access_role() -> String {
+    format!("arn:aws:iam::{TEST_ACCOUNT}:role/{ACCOUNT_ACCESS_ROLE}")
+}
+
+/// The caller's own ARN: what a run without `assume_role` acts as.
+fn caller_arn() -> String {
+    format!("arn:aws:iam::{TOOLING_ACCOUNT}:user/{CALLER_USER}")
+}
 
 /// `terraform plan -detailed-exitcode`: 0 means no changes, 2 changes.
 const NO_CHANGES: i32 = 0;
@@ -42,7 +58,7 @@ output "account_id" {{ value = data.bokbasen_caller_identity.current.account_id 
 fn init_plan_apply_replan_destroy() {
     for tf in terraform_binaries() {
         let aws = LocalAws::start();
-        let work = WorkDir::from_example(&tf, "caller-identity");
+        let work = aws.workdir_from_example(&tf, "caller-identity");
         let endpoint = var("endpoint_url", &aws.endpoint());
         work.init();
 
@@ -51,8 +67,8 @@ fn init_plan_apply_replan_destroy() {
 
         work.run(&["apply", "-auto-approve", "-no-color", "-var", &endpoint]).success();
         let outputs = work.outputs();
-        assert_eq!(outputs["account_id"], DEFAULT_ACCOUNT, "Terraform {}", tf.version);
-        assert!(outputs["arn"].as_str().unwrap().starts_with(&format!("arn:aws:sts::{DEFAULT_ACCOUNT}:")));
+        assert_eq!(outputs["account_id"], TOOLING_ACCOUNT, "Terraform {}", tf.version);
+        assert_eq!(outputs["arn"], caller_arn().as_str(), "Terraform {}: the caller itself", tf.version);
         assert!(!outputs["user_id"].as_str().unwrap().is_empty());
 
         let replan = work.run(&["plan", "-detailed-exitcode", "-no-color", "-var", &endpoint]);
@@ -68,27 +84,23 @@ fn init_plan_apply_replan_destroy() {
 fn assume_role_reports_the_other_account() {
     for tf in terraform_binaries() {
         let aws = LocalAws::start();
-        let work = WorkDir::from_example(&tf, "caller-identity");
+        let work = aws.workdir_from_example(&tf, "caller-identity");
         work.init();
-        let args = ["-var", &var("endpoint_url", &aws.endpoint()), "-var", &var("role_arn", ROLE_ARN)];
+        let role = account_access_role();
+        let args = ["-var", &var("endpoint_url", &aws.endpoint()), "-var", &var("role_arn", &role)];
         work.run(&[&["apply", "-auto-approve", "-no-color"][..], &args].concat()).success();
         let outputs = work.outputs();
-        assert_eq!(outputs["account_id"], "222222222222", "Terraform {}", tf.version);
+        assert_eq!(outputs["account_id"], TEST_ACCOUNT, "Terraform {}", tf.version);
         assert_eq!(
-            outputs["arn"], "arn:aws:sts::222222222222:assumed-role/bokbasen-deploy/bokbasen-terraform",
+            outputs["arn"],
+            format!("arn:aws:sts::{TEST_ACCOUNT}:assumed-role/{ACCOUNT_ACCESS_ROLE}/bokbasen-terraform"),
             "Terraform {}",
             tf.version
         );
-        // The role does not exist in the emulator, which then invents a new
-        // role ID (the first half of user_id) for every session; in AWS it is
-        // stable. Everything else must plan no change.
+        // The role exists, so its ID (the first half of user_id) is stable
+        // across sessions, as in AWS: nothing changes.
         let replan = work.run(&[&["plan", "-detailed-exitcode", "-no-color"][..], &args].concat());
-        let changed: Vec<&str> = replan.stdout.lines().filter(|l| l.trim_start().starts_with('~')).collect();
-        assert!(
-            replan.code == NO_CHANGES || (replan.code == CHANGES && changed.iter().all(|l| l.contains("user_id"))),
-            "Terraform {}: only the emulator's role ID may change\n{replan}",
-            tf.version
-        );
+        assert_eq!(replan.code, NO_CHANGES, "Terraform {}: nothing changed\n{replan}", tf.version);
         work.run(&[&["destroy", "-auto-approve", "-no-color"][..], &args].concat()).success();
     }
 }
@@ -118,6 +130,7 @@ fn bad_provider_arguments_fail_plan_naming_the_attribute() {
     ];
     for tf in terraform_binaries() {
         for (body, summary, line) in cases {
+            // Refused before any AWS call: no endpoint, no identity.
             let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(body))]);
             work.init();
             let plan = work.run(&["plan", "-no-color"]);
@@ -133,6 +146,7 @@ fn bad_provider_arguments_fail_plan_naming_the_attribute() {
 #[test]
 fn providers_schema_shows_config_and_data_source_with_descriptions() {
     for tf in terraform_binaries() {
+        // The schema needs no AWS call.
         let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(r#"region = "eu-north-1""#))]);
         work.init();
         let run = work.run(&["providers", "schema", "-json"]).success();
@@ -161,11 +175,14 @@ fn trace_logs_show_the_provider_but_never_secrets() {
     const SECRET: &str = "ext-id-must-not-leak-7f3a";
     for tf in terraform_binaries() {
         let aws = LocalAws::start();
+        // A deployer that only the caller may assume, and only with the
+        // external ID: the plan succeeding proves the provider sent it.
+        let deployer = deployer_requiring_external_id(&aws, SECRET);
         let body = format!(
-            "region = \"eu-north-1\"\n  endpoint_url = \"{}\"\n  assume_role {{\n    role_arn = \"{ROLE_ARN}\"\n    external_id = \"{SECRET}\"\n  }}",
+            "region = \"eu-north-1\"\n  endpoint_url = \"{}\"\n  assume_role {{\n    role_arn = \"{deployer}\"\n    external_id = \"{SECRET}\"\n  }}",
             aws.endpoint()
         );
-        let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(&body))]).env("TF_LOG", "trace");
+        let work = aws.workdir(&tf, &[("main.tf", &config_with_provider(&body))]).env("TF_LOG", "trace");
         work.init();
         let plan = work.run(&["plan", "-no-color"]).success();
         let output = plan.output();
@@ -187,8 +204,11 @@ fn profile_supplies_region_and_credentials_and_per_service_endpoints_win() {
                 aws.endpoint()
             )
         };
+        // The profile holds the caller's keys: the environment holds none.
+        let keys = aws.caller_keys();
         let setup = |profile: &str| {
-            let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(&body(profile)))])
+            let work = aws
+                .workdir(&tf, &[("main.tf", &config_with_provider(&body(profile)))])
                 .without_env("AWS_ACCESS_KEY_ID")
                 .without_env("AWS_SECRET_ACCESS_KEY");
             let aws_dir = work.home().join(".aws");
@@ -196,7 +216,7 @@ fn profile_supplies_region_and_credentials_and_per_service_endpoints_win() {
             std::fs::write(aws_dir.join("config"), "[profile books]\nregion = eu-west-1\n").unwrap();
             std::fs::write(
                 aws_dir.join("credentials"),
-                "[books]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret\n",
+                format!("[books]\naws_access_key_id = {}\naws_secret_access_key = {}\n", keys.id, keys.secret),
             )
             .unwrap();
             work.init();
@@ -206,7 +226,11 @@ fn profile_supplies_region_and_credentials_and_per_service_endpoints_win() {
         let work = setup("books");
         work.run(&["apply", "-auto-approve", "-no-color"]).success();
         let state = work.run(&["state", "show", "-no-color", "data.bokbasen_caller_identity.current"]).success();
-        assert!(state.stdout.contains(DEFAULT_ACCOUNT), "Terraform {}: {state}", tf.version);
+        assert!(
+            state.stdout.contains(&caller_arn()),
+            "Terraform {}: the profile's keys are the caller's\n{state}",
+            tf.version
+        );
 
         // A profile that does not exist supplies no region: the error says so.
         let plan = setup("nonexistent").run(&["plan", "-no-color"]);
@@ -219,6 +243,7 @@ fn profile_supplies_region_and_credentials_and_per_service_endpoints_win() {
 fn an_unreachable_endpoint_fails_with_a_clear_error() {
     for tf in terraform_binaries() {
         let body = "region = \"eu-north-1\"\n  endpoint_url = \"http://127.0.0.1:9\"\n  max_retries = 0";
+        // Nothing listens there: no identity is needed.
         let work = WorkDir::new(&tf, &[("main.tf", &config_with_provider(body))]);
         work.init();
         let plan = work.run(&["plan", "-no-color"]);
@@ -227,4 +252,33 @@ fn an_unreachable_endpoint_fails_with_a_clear_error() {
         assert!(output.contains("Cannot read the caller identity"), "Terraform {}: {plan}", tf.version);
         assert!(output.contains("GetCallerIdentity failed"), "Terraform {}: {plan}", tf.version);
     }
+}
+
+/// `/bokbasen/bokbasen-deployer-test` in the Test account, trusted as the
+/// deploy targets trust provisioners: the tooling account's root, with
+/// `aws:PrincipalArn` the caller and `sts:ExternalId` the given one. Made as
+/// the administrator; the caller's documented policy may assume it
+/// (`AssumeDeployers`).
+fn deployer_requiring_external_id(aws: &LocalAws, external_id: &str) -> String {
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{TOOLING_ACCOUNT}:root")},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnEquals": {"aws:PrincipalArn": caller_arn()},
+                "StringEquals": {"sts:ExternalId": external_id},
+            },
+        }],
+    });
+    let made = aws.boto3(&format!(
+        r#"
+iam = client("iam", assume("{TEST_ACCOUNT}"))
+role = iam.create_role(RoleName="bokbasen-deployer-test", Path="/bokbasen/", AssumeRolePolicyDocument={trust})
+print(json.dumps(role["Role"]["Arn"]))
+"#,
+        trust = serde_json::Value::String(trust.to_string()),
+    ));
+    made.as_str().expect("role ARN").to_owned()
 }

@@ -1,8 +1,13 @@
 //! `bokbasen_deploy_target` end to end: the registry example applied through
-//! a provider that assumes a role in the Test account (222222222222) makes
-//! its roles there and nowhere else; an update of the kinds in place; trust
-//! changed out of band shown and repaired; import by environment; the data
-//! source finds the roles; destroy leaves no role behind.
+//! a provider that assumes `OrganizationAccountAccessRole` in the Test
+//! account (222222222222) makes its roles there and nowhere else; an update
+//! of the kinds in place; trust changed out of band shown and repaired;
+//! import by environment; the data source finds the roles; destroy leaves no
+//! role behind; a state written by provider 0.1.0 (schema version 0) upgrades.
+//!
+//! The endpoint enforces IAM: Terraform signs as the caller holding the
+//! documented policy, which may assume `OrganizationAccountAccessRole` in
+//! the environment accounts (`AdministerEnvironments`), as in AWS.
 
 use bokbasen_e2e::{terraform_binaries, workspace_root, LocalAws, TerraformBinary, TerraformRun, WorkDir};
 use serde_json::{json, Value};
@@ -35,21 +40,29 @@ fn example(path: &str) -> String {
     std::fs::read_to_string(workspace_root().join("examples").join(path)).expect("read example")
 }
 
-/// Roles under `/bokbasen/` in every account, with trust, inline policy Sids and managed policies.
+/// Roles under `/bokbasen/` in every account, with trust (per statement:
+/// Sid, principals, the `aws:PrincipalArn` patterns and the external ID),
+/// inline policy Sids and managed policies.
 fn roles(aws: &LocalAws) -> Value {
     aws.boto3(
         r#"
+def strings(value):
+    return sorted([value] if isinstance(value, str) else (value or []))
 result = {}
 for account in ["123456789012", "222222222222", "333333333333", "444444444444"]:
     iam = client("iam", None if account == "123456789012" else assume(account))
     roles = {}
     for role in iam.list_roles(PathPrefix="/bokbasen/")["Roles"]:
         name = role["RoleName"]
-        trust = role["AssumeRolePolicyDocument"]
-        principals = sorted(p for s in trust["Statement"] for p in ([s["Principal"]["AWS"]] if isinstance(s["Principal"]["AWS"], str) else s["Principal"]["AWS"]))
+        trust = [{
+            "sid": s.get("Sid", ""),
+            "principals": strings(s["Principal"]["AWS"]),
+            "principal_arns": strings(s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn")),
+            "external_id": s.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId"),
+        } for s in role["AssumeRolePolicyDocument"]["Statement"]]
         policy = iam.get_role_policy(RoleName=name, PolicyName="bokbasen")["PolicyDocument"]
         roles[name] = {
-            "principals": principals,
+            "trust": trust,
             "sids": sorted(s.get("Sid", "") for s in policy["Statement"]),
             "managed": sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]),
             "tags": {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]},
@@ -70,10 +83,7 @@ fn run(work: &WorkDir, endpoint: &str, args: &[&str]) -> TerraformRun {
 fn lifecycle(tf_binary: &TerraformBinary) {
     let aws = LocalAws::start_with_aws_managed_policies();
     let example_tf = example("resources/bokbasen_deploy_target/resource.tf");
-    let work = WorkDir::new(
-        tf_binary,
-        &[("endpoint.tf", ENDPOINT), ("main.tf", &example_tf), ("provider_override.tf", PROVIDER_OVERRIDE)],
-    );
+    let work = example_workdir(&aws, tf_binary, &example_tf);
     let endpoint = aws.endpoint();
     let tf = |args: &[&str]| run(&work, &endpoint, args);
     let context = |what: &str| format!("Terraform {}: {what}", tf_binary.version);
@@ -89,28 +99,39 @@ fn lifecycle(tf_binary: &TerraformBinary) {
     }
     let deployer = &made["222222222222"]["bokbasen-deployer-test"];
     assert_eq!(
-        deployer["principals"],
+        deployer["trust"],
         json!([
-            "arn:aws:iam::123456789012:role/bokbasen/ebook-api-pipeline",
-            "arn:aws:iam::123456789012:role/bokbasen/isbn-lookup-pipeline",
-            "arn:aws:iam::123456789012:role/ci-terraform"
+            {
+                "sid": "Pipelines",
+                "principals": ["arn:aws:iam::123456789012:root"],
+                "principal_arns": ["arn:aws:iam::123456789012:role/bokbasen/*-pipeline"],
+                "external_id": null,
+            },
+            {
+                "sid": "Provisioners",
+                "principals": ["arn:aws:iam::123456789012:root"],
+                "principal_arns": ["arn:aws:iam::123456789012:role/ci-terraform"],
+                "external_id": null,
+            },
         ]),
         "{}",
-        context("trusted only by the named roles")
+        context("trusted by the tooling account's pipeline roles and the provisioner, by ARN")
     );
     let sids: Vec<&str> = deployer["sids"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
-    for sid in ["DeployFargate", "DeployLambda", "DeployStaticSite", "ReadEnvironmentConfig", "ReadArtifacts"] {
+    // Fargate and static sites deploy through the deployer; Lambda from a project with its own role.
+    for sid in ["DeployFargate", "DeployStaticSite", "ReadArtifacts", "DecryptArtifacts"] {
         assert!(sids.contains(&sid), "{}: {sid} in {sids:?}", context("permissions"));
     }
-    assert!(
-        !sids.contains(&"DeployBatch") && !sids.contains(&"DeployApiGateway"),
-        "{}: only allowed kinds",
-        context("permissions")
-    );
-    assert_eq!(deployer["tags"], json!({"environment": "test"}));
+    for sid in ["DeployLambda", "DeployBatch", "DeployApiGateway", "ReadEnvironmentConfig"] {
+        assert!(!sids.contains(&sid), "{}: no {sid} in {sids:?}", context("only what a release needs"));
+    }
+    // The kinds are kept in a tag of the deployer role, which the state does not show among its tags.
+    assert_eq!(deployer["tags"], json!({"environment": "test", "bokbasen:kinds": "fargate:lambda:static_site"}));
     let devops = &made["222222222222"]["bokbasen-devops-test"];
     assert_eq!(devops["managed"], json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"]), "{}", context("devops reads"));
-    assert_eq!(devops["principals"], json!(["arn:aws:iam::123456789012:role/devops"]));
+    let devops_principals: Vec<&Value> =
+        devops["trust"].as_array().unwrap().iter().flat_map(|s| s["principal_arns"].as_array().unwrap()).collect();
+    assert_eq!(devops_principals, [&json!("arn:aws:iam::123456789012:role/devops")], "{devops}");
     let outputs = work.outputs();
     assert_eq!(outputs["deployer_role_arn"], "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test");
     assert_eq!(tf(&["plan", "-detailed-exitcode"]).code, 0, "{}", context("second plan empty"));
@@ -128,17 +149,23 @@ fn lifecycle(tf_binary: &TerraformBinary) {
         context("kinds update")
     );
     tf(&["apply", "-auto-approve"]).success();
-    assert!(roles(&aws)["222222222222"]["bokbasen-deployer-test"]["sids"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("DeployBatch")));
+    assert_eq!(
+        roles(&aws)["222222222222"]["bokbasen-deployer-test"]["tags"]["bokbasen:kinds"],
+        "fargate:lambda:batch:static_site"
+    );
 
-    // Trust widened out of band: shown on pipeline_role_arns, and repaired.
+    // Trust widened out of band to another account's pipeline roles (its
+    // root as a principal, and its `*-pipeline` roles in the condition, as
+    // the provider writes them): shown on pipeline_account_ids, and repaired.
     aws.boto3(
         r#"
 iam = client("iam", assume("222222222222"))
 doc = iam.get_role(RoleName="bokbasen-deployer-test")["Role"]["AssumeRolePolicyDocument"]
-doc["Statement"][0]["Principal"]["AWS"].append("arn:aws:iam::999999999999:root")
+pipelines = next(s for s in doc["Statement"] if s.get("Sid") == "Pipelines")
+listed = lambda value: [value] if isinstance(value, str) else value
+pipelines["Principal"]["AWS"] = listed(pipelines["Principal"]["AWS"]) + ["arn:aws:iam::999999999999:root"]
+arns = pipelines["Condition"]["ArnLike"]
+arns["aws:PrincipalArn"] = listed(arns["aws:PrincipalArn"]) + ["arn:aws:iam::999999999999:role/bokbasen/*-pipeline"]
 iam.update_assume_role_policy(RoleName="bokbasen-deployer-test", PolicyDocument=json.dumps(doc))
 print("{}")
 "#,
@@ -146,7 +173,7 @@ print("{}")
     let drift = tf(&["plan", "-detailed-exitcode"]);
     assert_eq!(drift.code, 2, "{}\n{drift}", context("drift"));
     assert!(
-        drift.stdout.contains("pipeline_role_arns") && drift.stdout.contains("- \"arn:aws:iam::999999999999:root\""),
+        drift.stdout.contains("pipeline_account_ids") && drift.stdout.contains("- \"999999999999\""),
         "{}\n{drift}",
         context("drift shown")
     );
@@ -198,6 +225,15 @@ fn work_write(work: &WorkDir, name: &str, contents: &str) {
     std::fs::write(work.path().join(name), contents).expect("write configuration");
 }
 
+/// The example, with its provider pointed at `aws` (an override file merges
+/// into it, so the example itself is applied unchanged).
+fn example_workdir(aws: &LocalAws, tf_binary: &TerraformBinary, example_tf: &str) -> WorkDir {
+    aws.workdir(
+        tf_binary,
+        &[("endpoint.tf", ENDPOINT), ("main.tf", example_tf), ("provider_override.tf", PROVIDER_OVERRIDE)],
+    )
+}
+
 #[test]
 fn deploy_target_lifecycle_on_every_terraform() {
     for tf in terraform_binaries() {
@@ -218,26 +254,119 @@ provider "bokbasen" {
 }
 
 resource "bokbasen_deploy_target" "bad" {
-  provider           = bokbasen.test
-  environment        = "Test_Env"
-  kinds              = ["fargate", "kubernetes"]
-  pipeline_role_arns = ["not-an-arn"]
-  devops_read_only   = true
+  provider             = bokbasen.test
+  environment          = "Test_Env"
+  kinds                = ["fargate", "kubernetes"]
+  pipeline_account_ids = ["ebook-api-pipeline"]
+  artifact_key_arn     = "alias/bokbasen/artifacts"
+  devops_read_only     = true
 }
 "#;
-    let work = WorkDir::new(&tf_binary, &[("endpoint.tf", ENDPOINT), ("main.tf", config)]);
+    let work = aws.workdir(&tf_binary, &[("endpoint.tf", ENDPOINT), ("main.tf", config)]);
     work.init();
     let plan = run(&work, &aws.endpoint(), &["plan"]);
     assert_ne!(plan.code, 0, "{plan}");
     for expected in [
         "Invalid environment",
-        "environment        = \"Test_Env\"",
+        "environment          = \"Test_Env\"",
         "Invalid kinds",
         "\"kubernetes\" is not a kind",
-        "Invalid pipeline_role_arns",
+        "Invalid pipeline_account_ids",
+        "pipeline_account_ids = [\"ebook-api-pipeline\"]",
+        "Invalid artifact_key_arn",
         "DevOps principals missing",
     ] {
         assert!(plan.stderr.contains(expected), "missing {expected:?}\n{plan}");
     }
     assert_eq!(roles(&aws)["123456789012"], json!({}), "nothing was made");
+}
+
+/// What provider 0.1.0 (schema version 0) stored for the example's target:
+/// the pipeline roles by ARN in `pipeline_role_arns`, no `artifact_key_arn`.
+fn state_of_provider_0_1_0(lineage: &str, serial: u64) -> Value {
+    json!({
+        "version": 4,
+        "terraform_version": "1.0.3",
+        "serial": serial,
+        "lineage": lineage,
+        "outputs": {
+            "deployer_role_arn": {
+                "value": "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test",
+                "type": "string"
+            }
+        },
+        "resources": [{
+            "mode": "managed",
+            "type": "bokbasen_deploy_target",
+            "name": "test",
+            "provider": "provider[\"registry.terraform.io/bokbasen/bokbasen\"].test",
+            "instances": [{
+                "schema_version": 0,
+                "attributes": {
+                    "environment": "test",
+                    "kinds": ["fargate", "lambda", "static_site"],
+                    "pipeline_role_arns": [
+                        "arn:aws:iam::123456789012:role/bokbasen/ebook-api-pipeline",
+                        "arn:aws:iam::123456789012:role/bokbasen/isbn-lookup-pipeline"
+                    ],
+                    "provisioner_arns": ["arn:aws:iam::123456789012:role/ci-terraform"],
+                    "external_id": null,
+                    "artifact_bucket": "bokbasen-pipeline-artifacts",
+                    "config_prefix": "/config",
+                    "config_separator": "_",
+                    "devops_read_only": true,
+                    "devops_principals": ["arn:aws:iam::123456789012:role/devops"],
+                    "tags": {"environment": "test"},
+                    "id": "test",
+                    "account_id": "222222222222",
+                    "deployer_role_arn": "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test",
+                    "devops_role_arn": "arn:aws:iam::222222222222:role/bokbasen/bokbasen-devops-test"
+                },
+                "sensitive_attributes": []
+            }]
+        }]
+    })
+}
+
+/// A state written by provider 0.1.0 (schema version 0, `pipeline_role_arns`
+/// = role ARNs) is upgraded by the provider (the accounts of those ARNs
+/// become `pipeline_account_ids`) and plans no change against the new
+/// configuration, which names those accounts.
+///
+/// The roles here were made by this provider (the example applied first,
+/// then the state replaced by the one 0.1.0 wrote for the same target), so
+/// the refresh reads back the trust of this version: the plan is honestly
+/// "No changes", not an in-place rewrite of the trust hidden by the upgrade.
+/// Refresh also fills `artifact_key_arn`, which 0.1.0 did not know, from the
+/// role's policy. The apply then stores the state at the current version.
+#[test]
+fn state_of_provider_0_1_0_upgrades_without_changes() {
+    for tf_binary in terraform_binaries() {
+        let aws = LocalAws::start_with_aws_managed_policies();
+        let work = example_workdir(&aws, &tf_binary, &example("resources/bokbasen_deploy_target/resource.tf"));
+        let endpoint = aws.endpoint();
+        let tf = |args: &[&str]| run(&work, &endpoint, args);
+        let context = |what: &str| format!("Terraform {}: {what}", tf_binary.version);
+        work.init();
+        tf(&["apply", "-auto-approve"]).success();
+        let state_path = work.path().join("terraform.tfstate");
+        let written: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+        let old =
+            state_of_provider_0_1_0(written["lineage"].as_str().unwrap(), written["serial"].as_u64().unwrap() + 1);
+        std::fs::write(&state_path, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+        let roles_before = roles(&aws);
+
+        let plan = tf(&["plan", "-detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "{}\n{plan}", context("the upgraded state plans no change"));
+        assert!(plan.stdout.contains("No changes."), "{}\n{plan}", context("no changes"));
+
+        tf(&["apply", "-auto-approve"]).success();
+        let stored: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+        let instance = &stored["resources"][0]["instances"][0];
+        assert_eq!(instance["schema_version"], 1, "{}: {instance}", context("stored at the current version"));
+        assert_eq!(instance["attributes"]["pipeline_account_ids"], json!(["123456789012"]), "{}", context("accounts"));
+        assert!(instance["attributes"].get("pipeline_role_arns").is_none(), "{}: {instance}", context("old attribute"));
+        assert_eq!(roles(&aws), roles_before, "{}", context("the roles were not touched"));
+        tf(&["destroy", "-auto-approve"]).success();
+    }
 }

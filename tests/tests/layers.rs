@@ -37,7 +37,10 @@ const PIPELINE: Table = &[
     ("shape", &["shape::model", "names", "spec"]),
     ("validate", &["checks", "names", "shape", "spec"]),
     ("policy", &["names", "shape", "spec"]),
-    ("target", &["names", "policy", "spec"]),
+    ("target", &["checks", "names", "policy", "spec"]),
+    ("store", &["checks", "names", "policy"]),
+    ("permissions", &["names", "policy", "store"]),
+    ("rehearsal", &["checks", "names", "parameters", "policy", "shape", "spec", "store", "target"]),
     ("recover", &["shape", "names", "spec"]),
 ];
 

@@ -3,7 +3,9 @@
 //! adds to moto, its corrections to CreateProject (`CODEPIPELINE` without a
 //! location) and BatchGetProjects (`projectsNotFound`), separate state per
 //! account through `AssumeRole`, and the launcher's test facilities: call
-//! counting and fault injection.
+//! counting and fault injection. These are tests of the launcher itself, so
+//! they run against moto without authorization (`start_permissive`);
+//! `tests/enforcing.rs` tests the launcher's authorization.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,8 @@ const OTHER_ACCOUNT: &str = "222222222222";
 
 #[test]
 fn codebuild_update_project_replaces_given_fields() {
-    let aws = LocalAws::start();
+    // Permissive: the launcher's own operation, as moto answers it.
+    let aws = LocalAws::start_permissive();
     let result = aws.boto3(
         r#"
 codebuild = client("codebuild")
@@ -57,7 +60,8 @@ print(json.dumps({
 
 #[test]
 fn codebuild_codepipeline_project_needs_no_location() {
-    let aws = LocalAws::start();
+    // Permissive: the launcher's correction, as moto answers it.
+    let aws = LocalAws::start_permissive();
     let result = aws.boto3(
         r#"
 codebuild = client("codebuild")
@@ -109,7 +113,8 @@ print(json.dumps({
 
 #[test]
 fn codebuild_batch_get_projects_lists_projects_not_found() {
-    let aws = LocalAws::start();
+    // Permissive: the launcher's correction, as moto answers it.
+    let aws = LocalAws::start_permissive();
     let result = aws.boto3(
         r#"
 codebuild = client("codebuild")
@@ -133,7 +138,8 @@ print(json.dumps({
 
 #[test]
 fn assumed_role_account_has_separate_state() {
-    let aws = LocalAws::start();
+    // Permissive: moto's per-account state, behind no authorization.
+    let aws = LocalAws::start_permissive();
     let result = aws.boto3(&format!(
         r#"
 default = client("codebuild")
@@ -197,7 +203,8 @@ def create_pipeline(codepipeline, name):
 
 #[test]
 fn calls_are_counted_by_service_and_operation() {
-    let aws = LocalAws::start();
+    // Permissive: counts from the very first request (enforcing set-up makes some).
+    let aws = LocalAws::start_permissive();
     assert_eq!(aws.calls(), BTreeMap::new(), "nothing is counted before the first request");
 
     aws.boto3(
@@ -222,7 +229,8 @@ print(json.dumps({}))
 
 #[test]
 fn injected_json_protocol_fault_fails_the_call_without_reaching_moto() {
-    let aws = LocalAws::start();
+    // Permissive: the launcher's faults, before any authorization.
+    let aws = LocalAws::start_permissive();
     aws.inject_fault("codepipeline:CreatePipeline", 400, "ValidationException", "injected by the test", Some(1));
     let result = aws.boto3(&format!(
         r#"{PIPELINE_SETUP}
@@ -260,7 +268,8 @@ print(json.dumps({{
 
 #[test]
 fn injected_query_protocol_fault_gives_its_code_until_cleared() {
-    let aws = LocalAws::start();
+    // Permissive: every role listed is the test's (enforcing adds OrganizationAccountAccessRole).
+    let aws = LocalAws::start_permissive();
     aws.inject_fault("iam:CreateRole", 409, "EntityAlreadyExists", "injected by the test", None);
     let script = r#"
 iam = client("iam")

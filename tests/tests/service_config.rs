@@ -3,7 +3,12 @@
 //! one key in place; drift made out of band shown on the key it changed;
 //! import; destroy leaving nothing; bad input refused at plan with its path
 //! and nothing written; and a planted secret that appears in no state, plan,
-//! `show -json` or trace log while SSM holds it encrypted.
+//! `show -json` or trace log while SSM holds it encrypted; a tier that
+//! cannot go back from Advanced to Standard refused at plan.
+//!
+//! The endpoint enforces IAM: Terraform signs as the caller holding the
+//! documented policy, which allows SSM under `/config/*` in the tooling
+//! account; set-up and checks run as the administrator (`aws.boto3`).
 
 use bokbasen_e2e::{terraform_binaries, workspace_root, LocalAws, TerraformBinary, TerraformRun, WorkDir};
 use serde_json::{json, Value};
@@ -87,7 +92,7 @@ const PREFIX: &str = "/config/ebook-api_test/";
 
 fn config_lifecycle(tf: &TerraformBinary) {
     let aws = LocalAws::start();
-    let work = WorkDir::new(tf, &[("provider.tf", PROVIDER), ("main.tf", &example("bokbasen_service_config"))]);
+    let work = aws.workdir(tf, &[("provider.tf", PROVIDER), ("main.tf", &example("bokbasen_service_config"))]);
     let tf = Session { work: &work, endpoint: aws.endpoint() };
     let context = |what: &str| format!("Terraform {}: {what}", work.terraform().version);
     work.init();
@@ -231,7 +236,7 @@ resource "bokbasen_service_secret" "bad" {{
 "#,
         big = "x".repeat(4097)
     );
-    let work = WorkDir::new(&tf_binary, &[("provider.tf", PROVIDER), ("main.tf", &config)]);
+    let work = aws.workdir(&tf_binary, &[("provider.tf", PROVIDER), ("main.tf", &config)]);
     let tf = Session { work: &work, endpoint: aws.endpoint() };
     work.init();
     let plan = tf.run(&["plan"]);
@@ -287,7 +292,8 @@ fn assert_nowhere(secret: &str, work: &WorkDir, log: &std::path::Path, runs: &[&
 fn secret_lifecycle(tf_binary: &TerraformBinary) {
     let aws = LocalAws::start();
     let log = tempfile::NamedTempFile::new().expect("log file");
-    let work = WorkDir::new(tf_binary, &[("provider.tf", PROVIDER), ("main.tf", &example("bokbasen_service_secret"))])
+    let work = aws
+        .workdir(tf_binary, &[("provider.tf", PROVIDER), ("main.tf", &example("bokbasen_service_secret"))])
         .env("TF_LOG", "trace")
         .env("TF_LOG_PATH", &log.path().to_string_lossy());
     let tf = Session { work: &work, endpoint: aws.endpoint() };
@@ -444,4 +450,62 @@ fn secret_lifecycle_on_every_terraform() {
     for tf in terraform_binaries() {
         secret_lifecycle(&tf);
     }
+}
+
+/// SSM cannot move a parameter from the Advanced tier back to Standard
+/// (PutParameter refuses it): a configuration applied with
+/// `tier = "Advanced"` and then planned with `tier = "Standard"` is refused
+/// at plan, at `tier`, and nothing in SSM changes.
+#[test]
+fn tier_cannot_go_back_from_advanced_to_standard() {
+    let tf_binary = terraform_binaries().remove(0);
+    let aws = LocalAws::start();
+    let config = |tier: &str| {
+        format!(
+            r#"
+resource "bokbasen_service_config" "ebook_api_test" {{
+  service     = "ebook-api"
+  environment = "test"
+  tier        = "{tier}"
+  values = {{
+    "catalogue.page-size" = "50"
+  }}
+}}
+"#
+        )
+    };
+    let work = aws.workdir(&tf_binary, &[("provider.tf", PROVIDER), ("main.tf", &config("Advanced"))]);
+    let tf = Session { work: &work, endpoint: aws.endpoint() };
+    work.init();
+    tf.run(&["apply", "-auto-approve"]).success();
+    let advanced = aws.boto3(
+        r#"
+found = client("ssm").describe_parameters(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": ["/config"]}])["Parameters"]
+print(json.dumps({p["Name"]: {"tier": p["Tier"], "version": p["Version"]} for p in found}))
+"#,
+    );
+    assert_eq!(
+        advanced,
+        json!({format!("{PREFIX}catalogue.page-size"): {"tier": "Advanced", "version": 1}}),
+        "applied in the Advanced tier"
+    );
+    let stored = parameters(&aws);
+
+    tf.write("main.tf", &config("Standard"));
+    let plan = tf.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{plan}");
+    let said = plan.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("Tier cannot go back to Standard"), "{plan}");
+    assert!(said.contains("tier = \"Standard\""), "the diagnostic points at tier\n{plan}");
+    let apply = tf.run(&["apply", "-auto-approve"]);
+    assert_eq!(apply.code, 1, "{apply}");
+    assert!(apply.stderr.contains("Tier cannot go back to Standard"), "{apply}");
+    assert_eq!(parameters(&aws), stored, "nothing changed in SSM");
+    let still = aws.boto3(
+        r#"
+found = client("ssm").describe_parameters(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": ["/config"]}])["Parameters"]
+print(json.dumps({p["Name"]: {"tier": p["Tier"], "version": p["Version"]} for p in found}))
+"#,
+    );
+    assert_eq!(still, advanced, "still Advanced, still version 1");
 }
