@@ -418,3 +418,15 @@ fn a_secret_value_given_as_an_argument_is_refused_without_being_repeated() {
         assert!(!run.stderr.contains(value) && !run.stdout.contains(value), "{args:?} repeated the value: {run:?}");
     }
 }
+
+#[test]
+fn explain_weighs_every_call_of_the_generated_release() {
+    let platform = tempfile::tempdir().unwrap();
+    let p = platform.path();
+    new_fargate(p, &[]);
+    let text = ok(p, &["explain", "ebook-api"]);
+    assert!(text.stdout.contains("Source / Source: runs as arn:aws:iam::111111111111:role/bokbasen/ebook-api-pipeline in account 111111111111"), "{text:?}");
+    assert!(text.stdout.contains("ecr:BatchGetImage on arn:aws:ecr:eu-north-1:111111111111:repository/ebook-api (as arn:aws:iam::222222222222:role/ebook-api-execution): allowed by ebook-api-execution (AWS managed AmazonECSTaskExecutionRolePolicy)#[0] and ebook-api repository policy#EnvironmentsPull"), "{text:?}");
+    assert!(!text.stdout.contains("DENIED"), "{text:?}");
+    refused(p, &["explain", "nope"], &["no service `nope`"]);
+}

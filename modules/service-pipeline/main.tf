@@ -22,6 +22,9 @@ resource "bokbasen_service_pipeline" "this" {
   kind            = var.spec.kind
   artifact_bucket = var.spec.artifact_bucket
 
+  # Absent from a service.yml written before the key existed.
+  artifact_key_arn = try(var.spec.artifact_key_arn, null)
+
   source {
     connection_arn = var.spec.source.connection_arn
     repository     = var.spec.source.repository
@@ -59,6 +62,7 @@ resource "bokbasen_service_pipeline" "this" {
 
     content {
       locations = flyway.value.locations
+      image     = try(flyway.value.image, null)
     }
   }
 

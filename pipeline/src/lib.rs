@@ -13,6 +13,7 @@ pub mod parameters;
 pub mod permissions;
 mod policy;
 mod recover;
+pub mod rehearsal;
 mod shape;
 mod spec;
 pub mod store;

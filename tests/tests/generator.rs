@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use bokbasen_e2e::{bokbasen, terraform_binaries, workspace_root, LocalAws, TerraformBinary, WorkDir};
+use bokbasen_e2e::local_aws::ACCOUNT_ACCESS_ROLE;
+use bokbasen_e2e::{
+    bokbasen, deploy_targets_configuration, terraform_binaries, workspace_root, LocalAws, TerraformBinary, WorkDir,
+    ENVIRONMENTS,
+};
 use serde_json::Value;
 
 /// Each template with the service the samples make of it.
@@ -142,7 +146,14 @@ fn fargate_service_from_new_to_applied_pipeline_config_and_secret() {
     let pinned = terraform_binaries().remove(0);
     let aws = LocalAws::start();
     let endpoint = format!("endpoint_url={}", aws.endpoint());
-    let work = generate(&pinned, "fargate-service", "ebook-api", &[]);
+    // The organisation's side, as the platform team has it: a deploy target in each environment
+    // account trusting the caller, and the caller writing configuration there through the role AWS
+    // Organizations makes.
+    let targets = aws.workdir(&pinned, &[("main.tf", &deploy_targets_configuration(&["fargate"], &ENVIRONMENTS))]);
+    targets.init();
+    targets.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-var", &endpoint]).success();
+    let provisioning_role = format!("provisioning_role={ACCOUNT_ACCESS_ROLE}");
+    let work = generate(&pinned, "fargate-service", "ebook-api", &[&provisioning_role]).aws(&aws);
     let platform = work.path().to_path_buf();
 
     // Apply: the pipeline in the tooling account, configuration in each environment's account.
@@ -309,4 +320,54 @@ fn yaml_map(text: &str) -> serde_json::Map<String, Value> {
             (key, Value::String(text))
         })
         .collect()
+}
+
+/// `bokbasen explain`: every generated service's release is allowed call by
+/// call by the documents bokbasen writes; a service.yml edited to deploy
+/// through a role the deploy target did not make is explained with the
+/// denied calls, and the exit code says so.
+#[test]
+fn explain_shows_every_call_of_a_generated_service_allowed_and_names_a_denial() {
+    let pinned = terraform_binaries().remove(0);
+    for (template, service) in TEMPLATES {
+        let work = generate(&pinned, template, service, &[]);
+        let run = bokbasen(work.path(), &["--json", "explain", service], &[], "").success();
+        let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run}"));
+        assert_eq!(report["denied"], 0, "{template}: {run}");
+        assert!(report["allowed"].as_u64().unwrap() > 50, "{template}: {run}");
+        let steps = report["steps"].as_array().unwrap();
+        let actions: Vec<&str> = steps.iter().map(|s| s["action"].as_str().unwrap()).collect();
+        assert_eq!(actions[..2], ["Source", "Build"], "{template}");
+        for step in steps {
+            for call in step["calls"].as_array().unwrap() {
+                assert!(call["verdict"].as_str().unwrap().starts_with("allowed by "), "{template}: {call}");
+            }
+        }
+        if template != "fargate-service" {
+            continue;
+        }
+        let text = bokbasen(work.path(), &["explain", service], &[], "").success();
+        assert!(text.stdout.contains("test / Deploy: runs as arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test in account 222222222222"), "{text}");
+        assert!(text.stdout.contains(" and artifact bucket policy#EnvironmentsReadArtifacts"), "{text}");
+        // Validation takes any role of the environment's account; the rehearsal knows no trust for this one.
+        let spec_path = work.terraform_dir().join("service.yml");
+        let spec = std::fs::read_to_string(&spec_path).unwrap();
+        let edited = spec.replace("role/bokbasen/bokbasen-deployer-test", "role/deployer");
+        assert_ne!(spec, edited);
+        std::fs::write(&spec_path, edited).unwrap();
+        let denied = bokbasen(work.path(), &["--json", "explain", service], &[], "");
+        assert_eq!(denied.code, 4, "{denied}");
+        let report: Value = serde_json::from_str(&denied.stdout).unwrap();
+        assert!(report["denied"].as_u64().unwrap() > 0);
+        for step in report["steps"].as_array().unwrap() {
+            for call in step["calls"].as_array().unwrap().iter().filter(|c| c["allowed"] == false) {
+                assert_eq!(step["stage"], "test", "{call}");
+                assert!(call["verdict"].as_str().unwrap().starts_with("DENIED: "), "{call}");
+            }
+        }
+        let text = bokbasen(work.path(), &["explain", service], &[], "");
+        assert_eq!(text.code, 4);
+        assert!(text.stdout.contains("DENIED: implicitly denied: the resource policy does not allow it (no trust policy of arn:aws:iam::222222222222:role/deployer is known: not a role bokbasen makes)"), "{text}");
+        assert!(text.stderr.contains("would be denied"), "{text}");
+    }
 }

@@ -67,6 +67,11 @@ pub enum Command {
         after_help = "Examples:\n  bokbasen graph ebook-api --format mermaid\n  bokbasen graph ebook-api --format svg --output ebook-api.svg\n  bokbasen graph ebook-api --format dot | dot -Tpng > ebook-api.png"
     )]
     Graph(GraphArgs),
+    /// Rehearse a release: per action, who runs it in which account and which policy statement allows each call AWS makes, or why it would be denied.
+    #[command(
+        after_help = "Examples:\n  bokbasen explain ebook-api\n  bokbasen explain ebook-api --json | jq '.steps[].calls[] | select(.allowed | not)'\n\nThe documents weighed are the ones bokbasen writes (roles, deploy targets, artifact store, ECR repository policy) and the AWS managed ones a release depends on. The exit code is 4 when a call would be denied."
+    )]
+    Explain(ExplainArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +133,11 @@ pub struct GraphArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    pub service: String,
 }
 
 #[derive(Subcommand)]

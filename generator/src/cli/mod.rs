@@ -8,6 +8,7 @@
 
 pub mod args;
 mod config;
+mod explain;
 mod graph;
 mod new;
 mod outdated;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<Box<dyn Print>> {
         Command::Secret { command: SecretCommand::Set(args) } => secret::set(&args)?,
         Command::Secret { command: SecretCommand::List(args) } => Box::new(secret::list(&args)?),
         Command::Graph(args) => Box::new(graph::run(global, &args)?),
+        Command::Explain(args) => Box::new(explain::run(global, &args)?),
     })
 }
 
