@@ -245,3 +245,33 @@ impl Resource for ServicePipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::from_json;
+    use serde_json::json;
+
+    #[test]
+    fn state_of_provider_0_1_0_reads_with_the_image_it_migrated_with_and_the_new_arguments_unset() {
+        // Attributes as provider 0.1.0 stored them: no artifact key, no network or external ID, a Flyway
+        // block with locations only.
+        let stored = json!({
+            "name": "ebook-api", "kind": "fargate", "artifact_bucket": "bokbasen-pipeline-artifacts",
+            "environment": [{ "name": "test", "account_id": "222222222222",
+                "deploy_role_arn": "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test",
+                "approval": false, "migrate": true, "target": { "cluster": "test", "service": "ebook-api" } }],
+            "flyway": { "locations": ["filesystem:db/migration"] },
+        });
+        let upgraded = upgrade(0, stored.clone());
+        assert_eq!(upgraded["flyway"]["image"], Flyway::DEFAULT_IMAGE);
+        let value = from_json(&upgraded, schema().value_type()).expect("fits the current schema");
+        let state: ServicePipelineState = crate::framework::from_value(&value, schema().value_type()).unwrap();
+        assert!(state.artifact_key_arn.is_null());
+        let env = &state.environment.known().unwrap()[0];
+        assert!(env.network.is_null() && env.external_id.is_null());
+        assert_eq!(upgrade(SCHEMA_VERSION, upgraded.clone()), upgraded, "current state is left alone");
+        let no_flyway = json!({ "name": "ebook-api" });
+        assert_eq!(upgrade(0, no_flyway.clone()), no_flyway);
+    }
+}
