@@ -9,10 +9,10 @@
 //! deployer's, and the end-to-end suites run as an IAM user holding exactly
 //! this policy against an endpoint that enforces it.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::names::{builds_glob, deployer_role_name, pipeline_roles_glob, role_arn};
-use crate::policy::{allow, policy, Region};
+use crate::policy::{allow, find_roles, pass_role, policy, Region, MANAGE_ROLE};
 use crate::store::key_alias;
 
 /// Whose calls [`provisioner_policy`] allows: the account and its SSM layout.
@@ -37,7 +37,6 @@ pub fn provisioner_policy(provisioner: &Provisioner, region: &Region) -> Value {
         vec![role_arn(partition, account, pipeline_roles_glob()), role_arn(partition, account, builds_glob())];
     let projects = region.arn("codebuild", account, &format!("project/{}", builds_glob()));
     let parameters = region.arn("ssm", account, &format!("parameter{}/*", provisioner.config_prefix));
-    let any_path = |glob: &str| format!("arn:{partition}:iam::{account}:role/{glob}");
     let mut statements = vec![
         allow(
             "AssumeDeployers",
@@ -45,32 +44,9 @@ pub fn provisioner_policy(provisioner: &Provisioner, region: &Region) -> Value {
             // Any account's deployer: which accounts is the deploy targets' trust to decide.
             vec![role_arn(partition, "*", &deployer_role_name("*"))],
         ),
-        // Looked up by name before it exists, when IAM cannot know its path: any path.
-        allow("FindServiceRoles", &["iam:GetRole"], vec![any_path(pipeline_roles_glob()), any_path(builds_glob())]),
-        allow(
-            "ManageServiceRoles",
-            &[
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:ListAttachedRolePolicies",
-                "iam:TagRole",
-                "iam:UntagRole",
-            ],
-            service_roles.clone(),
-        ),
-        json!({
-            "Sid": "PassServiceRoles",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": service_roles,
-            "Condition": {
-                "StringEquals": { "iam:PassedToService": ["codepipeline.amazonaws.com", "codebuild.amazonaws.com"] }
-            },
-        }),
+        find_roles("FindServiceRoles", region, account, &[pipeline_roles_glob(), builds_glob()]),
+        allow("ManageServiceRoles", MANAGE_ROLE, service_roles.clone()),
+        pass_role("PassServiceRoles", service_roles, &["codepipeline.amazonaws.com", "codebuild.amazonaws.com"]),
         allow(
             "ManageBuildProjects",
             &[

@@ -41,6 +41,39 @@ pub(crate) fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Valu
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
+/// What the provider does to a role it manages (`aws::roles` in the
+/// provider): create it, rewrite its trust and its one inline policy, read
+/// them back, tag it, delete it.
+pub(crate) const MANAGE_ROLE: &[&str] = &[
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:GetRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:TagRole",
+    "iam:UntagRole",
+];
+
+/// `iam:GetRole` on roles named like `globs` in any path: the provider looks
+/// a role up by name before it exists, when IAM cannot know its path.
+pub(crate) fn find_roles(sid: &str, region: &Region, account: &str, globs: &[&str]) -> Value {
+    let roles = globs.iter().map(|glob| format!("arn:{}:iam::{account}:role/{glob}", region.partition)).collect();
+    allow(sid, &["iam:GetRole"], roles)
+}
+
+/// Passing `roles` to the services `to`, and to nothing else.
+pub(crate) fn pass_role(sid: &str, roles: Vec<String>, to: &[&str]) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["iam:PassRole"],
+        "Resource": roles,
+        "Condition": { "StringEquals": { "iam:PassedToService": to } },
+    })
+}
+
 impl Region {
     /// `arn:{partition}:{service}:{region}:{account}:{resource}`.
     pub fn arn(&self, service: &str, account: &str, resource: &str) -> String {

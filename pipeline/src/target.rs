@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::checks::arn_account;
 use crate::names::{environment_projects_glob, environment_roles_glob, pipeline_roles_glob, role_arn};
-use crate::policy::{allow, policy, Region, RoleDocuments};
+use crate::policy::{allow, find_roles, pass_role, policy, Region, RoleDocuments, MANAGE_ROLE};
 use crate::Kind;
 
 /// What a platform engineer declares for one environment account.
@@ -136,27 +136,8 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
             ],
             vec![project],
         ),
-        allow(
-            "ManageProjectRoles",
-            &[
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:ListAttachedRolePolicies",
-                "iam:TagRole",
-                "iam:UntagRole",
-            ],
-            vec![project_role.clone()],
-        ),
-        // Looked up by name before it exists, when IAM cannot know its path: any path.
-        allow(
-            "FindProjectRoles",
-            &["iam:GetRole"],
-            vec![format!("arn:{}:iam::{account}:role/{}", region.partition, environment_roles_glob(env))],
-        ),
+        allow("ManageProjectRoles", MANAGE_ROLE, vec![project_role.clone()]),
+        find_roles("FindProjectRoles", region, account, &[&environment_roles_glob(env)]),
         pass_role("PassProjectRoles", vec![project_role], &["codebuild.amazonaws.com"]),
     ];
     // The deploy actions read the build's artifact (the steps read parameters with their own roles).
@@ -184,16 +165,6 @@ pub const KINDS_TAG: &str = "bokbasen:kinds";
 /// The value of [`KINDS_TAG`] for `target`.
 pub fn kinds_tag(target: &DeployTarget) -> String {
     Kind::ALL.into_iter().map(Kind::name).filter(|k| target.kinds.contains(k)).collect::<Vec<_>>().join(":")
-}
-
-fn pass_role(sid: &str, roles: Vec<String>, to: &[&str]) -> Value {
-    json!({
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": ["iam:PassRole"],
-        "Resource": roles,
-        "Condition": { "StringEquals": { "iam:PassedToService": to } },
-    })
 }
 
 /// What deploying one kind takes, in this account only.

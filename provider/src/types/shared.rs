@@ -7,7 +7,7 @@
 //!
 //! A leaf of the top layer: it imports no type and not the provider.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bokbasen_pipeline::checks::{check_external_id, tag_problems};
 use bokbasen_pipeline::parameters::{ConfigLocation, Tier, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
@@ -134,6 +134,24 @@ pub fn state_map(
         Attr::Null
     } else {
         Attr::Known(values.into_iter().map(|(k, v)| (k, Attr::Known(v))).collect())
+    }
+}
+
+/// A set whose every element is known (null: empty).
+pub fn known_set(list: &Attr<Vec<Attr<String>>>) -> Option<BTreeSet<String>> {
+    match list {
+        Attr::Null => Some(BTreeSet::new()),
+        Attr::Unknown => None,
+        Attr::Known(items) => items.iter().map(|i| i.known().cloned()).collect(),
+    }
+}
+
+/// `items` as state holds a set: null stays null when nothing is there.
+pub fn state_set(items: BTreeSet<String>, prior: &Attr<Vec<Attr<String>>>) -> Attr<Vec<Attr<String>>> {
+    if items.is_empty() && prior.is_null() {
+        Attr::Null
+    } else {
+        Attr::Known(items.into_iter().map(Attr::Known).collect())
     }
 }
 

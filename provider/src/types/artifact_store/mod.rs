@@ -7,7 +7,7 @@
 mod resource;
 mod steps;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use bokbasen_pipeline::checks::{check_account_id, check_bucket_name, MAX_TAGS};
 use bokbasen_pipeline::store::{
@@ -16,7 +16,7 @@ use bokbasen_pipeline::store::{
 pub use resource::ArtifactStoreResource;
 use serde::{Deserialize, Serialize};
 
-use super::shared::check_tags;
+use super::shared::{check_tags, known_set, state_set};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -39,22 +39,6 @@ impl ArtifactStoreState {
     /// The waiting period before the key is deleted (the default while unset).
     fn window(&self) -> i64 {
         self.key_deletion_window_days.known().copied().unwrap_or(DEFAULT_KEY_DELETION_WINDOW)
-    }
-}
-
-fn known_set(list: &Attr<Vec<Attr<String>>>) -> Option<BTreeSet<String>> {
-    match list {
-        Attr::Null => Some(BTreeSet::new()),
-        Attr::Unknown => None,
-        Attr::Known(items) => items.iter().map(|i| i.known().cloned()).collect(),
-    }
-}
-
-fn state_set(items: BTreeSet<String>, prior: &Attr<Vec<Attr<String>>>) -> Attr<Vec<Attr<String>>> {
-    if items.is_empty() && prior.is_null() {
-        Attr::Null
-    } else {
-        Attr::Known(items.into_iter().map(Attr::Known).collect())
     }
 }
 

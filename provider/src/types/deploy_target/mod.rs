@@ -18,7 +18,7 @@ pub use data_source::DeployTargetData;
 pub use resource::DeployTargetResource;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_external_id_at, check_tags};
+use super::shared::{check_external_id_at, check_tags, known_set, state_set};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -40,22 +40,6 @@ pub struct DeployTargetState {
     pub account_id: Attr<String>,
     pub deployer_role_arn: Attr<String>,
     pub devops_role_arn: Attr<String>,
-}
-
-fn known_set(list: &Attr<Vec<Attr<String>>>) -> Option<BTreeSet<String>> {
-    match list {
-        Attr::Null => Some(BTreeSet::new()),
-        Attr::Unknown => None,
-        Attr::Known(items) => items.iter().map(|i| i.known().cloned()).collect(),
-    }
-}
-
-fn state_set(items: BTreeSet<String>, prior: &Attr<Vec<Attr<String>>>) -> Attr<Vec<Attr<String>>> {
-    if items.is_empty() && prior.is_null() {
-        Attr::Null
-    } else {
-        Attr::Known(items.into_iter().map(Attr::Known).collect())
-    }
 }
 
 fn schema() -> Schema {
