@@ -32,6 +32,11 @@ Corrected (moto has the operation, but answers differently from AWS):
   stored and answered as given, without a location, as in AWS. Every other
   case, including a `CODEPIPELINE` one that does give a location, still goes
   through moto's own check unchanged.
+- CodeBuild CreateProject: the project keeps the `encryptionKey` given (the
+  KMS key of its output artifacts), as AWS stores and answers it (CodeBuild
+  API reference, CreateProject: encryptionKey). moto 5.2.5 drops it and
+  answers `alias/aws/s3` whatever was asked, which would hide a project
+  writing artifacts other accounts cannot decrypt.
 - CodeBuild BatchGetProjects: the answer also has `projectsNotFound`, the
   names (or ARNs) asked for that match no project, in the order asked
   (empty when all were found), as in AWS. moto 5.2.5 leaves it out.
@@ -357,6 +362,18 @@ def _correct(owner: Any, name: str, function: Any, still_wrong: bool) -> None:
     setattr(owner, name, function)
 
 
+_moto_create_project = codebuild_responses.CodeBuildResponse.create_project
+
+
+def _response_create_project(self: codebuild_responses.CodeBuildResponse) -> ActionResult:
+    answer = _moto_create_project(self)
+    key = self._get_param("encryptionKey")
+    if key:
+        project = self.codebuild_backend.codebuild_projects[self._get_param("name")]
+        project.project_metadata["encryptionKey"] = key
+    return answer
+
+
 _extend(CodeBuildBackend, "update_project", _backend_update_project)
 _extend(codebuild_responses.CodeBuildResponse, "update_project", _response_update_project)
 # CreateProject looks its checks up in moto's module when called, and so does
@@ -372,6 +389,12 @@ _correct(
     "_validate_required_params_artifacts",
     _validate_artifacts,
     _moto_refuses(_moto_validate_artifacts, {"type": "CODEPIPELINE"}),
+)
+_correct(
+    codebuild_responses.CodeBuildResponse,
+    "create_project",
+    _response_create_project,
+    "encryptionKey" not in inspect.getsource(_moto_create_project),
 )
 _correct(
     codebuild_responses.CodeBuildResponse,

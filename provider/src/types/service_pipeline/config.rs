@@ -120,6 +120,72 @@ impl Known {
 /// The spec a configuration describes, checked. `Ok(None)` while some value
 /// is unknown (it is checked once known); errors carry attribute paths.
 pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diagnostics> {
+    let (spec, complete, mut diags) = described(state);
+    if !complete {
+        return if diags.has_errors() { Err(diags) } else { Ok(None) };
+    }
+    // Without a kind, the checks that depend on it would only mislead.
+    let Some(spec) = spec else { return Err(diags) };
+    for error in validate(&spec) {
+        let steps = error
+            .path
+            .0
+            .iter()
+            .map(|step| match step {
+                FieldStep::Field(name) => PathStep::Attribute(name.to_string()),
+                FieldStep::Index(index) => PathStep::Index(*index as i64),
+                FieldStep::Key(key) => PathStep::Key(key.clone()),
+            })
+            .collect();
+        diags.attribute_error(AttributePath(steps), "Invalid service pipeline", error.message);
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(Some(spec))
+    }
+}
+
+/// The spec a stored state describes, as it was applied: not checked
+/// again, since the rules may have grown since (a state of provider 0.1.0
+/// has no `artifact_key_arn`), and the prior state is only what exists.
+/// `None` when some value is unknown or the kind is not one.
+pub fn stored_spec(state: &ServicePipelineState) -> Option<ServiceSpec> {
+    match described(state) {
+        (Some(spec), true, _) => Some(spec),
+        _ => None,
+    }
+}
+
+/// The spec the planned state describes where its pipeline's shape — the
+/// stages and project names — is known, though other values (a deploy
+/// role's or key's ARN made in the same apply) may not be yet: unknown
+/// values read as empty, which no name depends on.
+pub fn shape_spec(state: &ServicePipelineState) -> Option<ServiceSpec> {
+    let environments = state.environment.known()?;
+    let envs_known = environments.iter().all(|env| {
+        env.name.known().is_some()
+            && !env.approval.is_unknown()
+            && !env.migrate.is_unknown()
+            && !env.smoke_test.is_unknown()
+            && !env.verification.is_unknown()
+            && env.verification.known().is_none_or(|commands| commands.iter().all(|c| !c.is_unknown()))
+    });
+    let shape_known = state.name.known().is_some()
+        && state.kind.known().is_some()
+        && !state.flyway.is_unknown()
+        && !state.build.is_unknown()
+        && envs_known;
+    if !shape_known {
+        return None;
+    }
+    described(state).0
+}
+
+/// The spec a state describes with unknown values read as empty or
+/// default, whether every value was known, and the problems found on the
+/// way (an unknown kind). `None` when the kind is not one.
+fn described(state: &ServicePipelineState) -> (Option<ServiceSpec>, bool, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut known = Known { complete: true };
     let kind_name = known.value(&state.kind).unwrap_or_default();
@@ -191,31 +257,7 @@ pub fn to_spec(state: &ServicePipelineState) -> Result<Option<ServiceSpec>, Diag
         }),
         tags: known.map(&state.tags),
     };
-    if !known.complete {
-        return if diags.has_errors() { Err(diags) } else { Ok(None) };
-    }
-    // Without a kind, the checks that depend on it would only mislead.
-    if kind.is_none() {
-        return Err(diags);
-    }
-    for error in validate(&spec) {
-        let steps = error
-            .path
-            .0
-            .iter()
-            .map(|step| match step {
-                FieldStep::Field(name) => PathStep::Attribute(name.to_string()),
-                FieldStep::Index(index) => PathStep::Index(*index as i64),
-                FieldStep::Key(key) => PathStep::Key(key.clone()),
-            })
-            .collect();
-        diags.attribute_error(AttributePath(steps), "Invalid service pipeline", error.message);
-    }
-    if diags.has_errors() {
-        Err(diags)
-    } else {
-        Ok(Some(spec))
-    }
+    (kind.map(|_| spec), known.complete, diags)
 }
 
 /// The state of the configuration arguments describing `spec`, as a read or
@@ -408,6 +450,35 @@ mod tests {
         let mut state = config(ebook_api());
         state.artifact_bucket = Attr::Unknown;
         assert!(to_spec(&state).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_shape_is_known_before_the_deploy_roles_and_key_are() {
+        // Made in the same apply: the deploy target's role and the store's key are unknown at plan.
+        let mut state = config(ebook_api());
+        state.artifact_key_arn = Attr::Unknown;
+        if let Attr::Known(envs) = &mut state.environment {
+            envs[0].deploy_role_arn = Attr::Unknown;
+        }
+        assert!(to_spec(&state).unwrap().is_none(), "not checkable yet");
+        let spec = shape_spec(&state).expect("the names are known");
+        let names: Vec<String> = plan_stages(&spec).into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["Source", "Build", "test", "production"]);
+        // A stage's actions depend on `approval`: while it is unknown, so is the shape.
+        if let Attr::Known(envs) = &mut state.environment {
+            envs[1].approval = Attr::Unknown;
+        }
+        assert!(shape_spec(&state).is_none());
+    }
+
+    #[test]
+    fn a_stored_state_is_taken_as_it_was_applied_without_todays_checks() {
+        // Provider 0.1.0 stored cross-account pipelines without an artifact key: still updatable and destroyable.
+        let mut json = ebook_api();
+        json.as_object_mut().unwrap().remove("artifact_key_arn");
+        let stored = config(json);
+        assert!(to_spec(&stored).is_err(), "today's rules refuse it as a configuration");
+        assert_eq!(stored_spec(&stored).map(|s| s.artifact_key_arn), Some(None));
     }
 
     #[test]

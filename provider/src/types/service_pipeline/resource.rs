@@ -1,11 +1,9 @@
 //! The `Resource` implementation: plan from the spec, apply through `deploy`.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use bokbasen_pipeline::{recover, shape, Flyway, ServiceSpec};
 
-use super::config::{from_spec, plan_stages, to_spec, ServicePipelineState, StageState};
+use super::config::{from_spec, plan_stages, shape_spec, stored_spec, to_spec, ServicePipelineState, StageState};
 use super::deploy::{self, project_key, role_keys, Deployed};
 use super::schema::{schema, TYPE_NAME};
 use crate::aws::AwsContext;
@@ -60,6 +58,25 @@ fn presenting_external_ids(aws: &AwsContext, states: &[&ServicePipelineState]) -
     aws.with_external_ids(ids)
 }
 
+/// What follows from the spec's shape alone: the id, the stages and the
+/// project names.
+fn with_shape(planned: &mut ServicePipelineState, spec: &ServiceSpec) {
+    planned.id = Attr::Known(spec.name.clone());
+    planned.stages = Attr::Known(plan_stages(spec));
+    let projects = shape(spec).projects.iter().map(|p| (project_key(p), p.name.clone())).collect();
+    planned.codebuild_projects = Attr::Known(projects);
+}
+
+/// The spec of a stored state: what exists, whether or not today's rules
+/// would accept it (an upgraded state of provider 0.1.0 has no artifact key).
+fn prior_spec(state: &ServicePipelineState, diags: &mut Diagnostics) -> Option<ServiceSpec> {
+    let spec = stored_spec(state);
+    if spec.is_none() {
+        diags.error("Provider bug: incomplete state", "The service pipeline's stored state has unknown values.");
+    }
+    spec
+}
+
 fn with_deployed(mut state: ServicePipelineState, spec: &ServiceSpec, deployed: Deployed) -> ServicePipelineState {
     state.id = Attr::Known(spec.name.clone());
     state.arn = Attr::Known(deployed.arn);
@@ -111,12 +128,7 @@ impl Resource for ServicePipeline {
     ) {
         match to_spec(planned) {
             Ok(Some(spec)) => {
-                let shape = shape(&spec);
-                planned.id = Attr::Known(spec.name.clone());
-                planned.stages = Attr::Known(plan_stages(&spec));
-                let projects: BTreeMap<String, String> =
-                    shape.projects.iter().map(|p| (project_key(p), p.name.clone())).collect();
-                planned.codebuild_projects = Attr::Known(projects);
+                with_shape(planned, &spec);
                 if !spec.kind.builds_image() {
                     planned.ecr_repository_url = Attr::Known(String::new());
                 }
@@ -130,7 +142,12 @@ impl Resource for ServicePipeline {
                     }
                 }
             }
-            Ok(None) => {}
+            // A deploy role or key made in the same apply: the shape is known all the same.
+            Ok(None) => {
+                if let Some(spec) = shape_spec(planned) {
+                    with_shape(planned, &spec);
+                }
+            }
             Err(errors) => diags.extend(errors),
         }
     }
@@ -170,7 +187,7 @@ impl Resource for ServicePipeline {
             return Some(current);
         };
         // An imported state has only the name: then nothing prior to go by.
-        let prior = to_spec(&current).ok().flatten();
+        let prior = stored_spec(&current);
         let own_tags = prior.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
         let found = match deploy::observe(aws, &name, &own_tags).await {
             Ok(Some(found)) => found,
@@ -216,7 +233,7 @@ impl Resource for ServicePipeline {
     ) -> Option<ServicePipelineState> {
         // The prior's too: environments the update drops are cleaned up through their roles.
         let aws = &presenting_external_ids(aws, &[&prior, &planned]);
-        let old = known_spec(&prior, diags)?;
+        let old = prior_spec(&prior, diags)?;
         let new = known_spec(&planned, diags)?;
         let result = match deploy::ensure(aws, &new).await {
             Ok(deployed) => deploy::remove_obsolete(aws, &old, &new).await.map(|()| deployed),
@@ -236,7 +253,7 @@ impl Resource for ServicePipeline {
 
     async fn delete(&self, aws: &AwsContext, prior: ServicePipelineState, diags: &mut Diagnostics) {
         let aws = &presenting_external_ids(aws, &[&prior]);
-        let Some(spec) = known_spec(&prior, diags) else { return };
+        let Some(spec) = prior_spec(&prior, diags) else { return };
         if let Err(err) = deploy::remove(aws, &spec).await {
             diags.error(
                 "Deleting the service pipeline failed",
