@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bokbasen_e2e::{terraform_binaries, LocalAws, TerraformRun, WorkDir};
+use bokbasen_e2e::{terraform_binaries, LocalAws, TerraformRun};
 
 use crate::{cargo, run_command, Result};
 
@@ -27,17 +27,29 @@ pub fn run(args: &[String]) -> Result {
     let terraform = terraform_binaries().remove(0);
     println!("Terraform {}, release provider, local AWS endpoint (moto)\n", terraform.version);
 
-    // One pipeline: the fargate example (3 environments in 3 accounts, 11 projects).
+    // One pipeline: the fargate example (3 environments in 3 accounts, 11
+    // projects). The artifact store and the deploy targets it needs are
+    // made first and removed last, uncounted; the read is the example's
+    // whole refresh (store, 3 deploy targets, 4 caller identities, pipeline).
     let aws = LocalAws::start();
     let endpoint = format!("endpoint_url={}", aws.endpoint());
-    let one = WorkDir::from_example(&terraform, "service-pipeline/fargate");
+    let one = aws.workdir_from_example(&terraform, "service-pipeline/fargate");
     one.init();
+    let around = [
+        "-target=bokbasen_deploy_target.test",
+        "-target=bokbasen_deploy_target.stage",
+        "-target=bokbasen_deploy_target.production",
+    ];
+    let mut args = vec!["apply", "-auto-approve"];
+    args.extend(around);
+    args.extend(["-no-color", "-input=false", "-var", &endpoint]);
+    check(one.run(&args), &args)?;
     println!("AWS calls for one fargate pipeline (test, stage, production):");
     for (operation, args) in [
         ("create", vec!["apply", "-auto-approve"]),
         ("read", vec!["plan", "-detailed-exitcode"]),
         // Without the refresh a destroy does first, which is a read.
-        ("delete", vec!["destroy", "-auto-approve", "-refresh=false"]),
+        ("delete", vec!["destroy", "-auto-approve", "-refresh=false", "-target=bokbasen_service_pipeline.service"]),
     ] {
         aws.reset_calls();
         let mut args = args.clone();
@@ -45,11 +57,13 @@ pub fn run(args: &[String]) -> Result {
         check(one.run(&args), &args)?;
         report(operation, &aws.calls());
     }
+    let args = ["destroy", "-auto-approve", "-no-color", "-input=false", "-var", &endpoint];
+    check(one.run(&args), &args)?;
 
     // Many pipelines in one configuration.
     let aws = LocalAws::start();
     let endpoint = format!("endpoint_url={}", aws.endpoint());
-    let many = WorkDir::new(&terraform, &[("main.tf", &many_pipelines(count))]);
+    let many = aws.workdir(&terraform, &[("main.tf", &many_pipelines(count))]);
     many.init();
     println!("\nWall time for {count} pipelines:");
     for (step, args) in [
@@ -67,8 +81,9 @@ pub fn run(args: &[String]) -> Result {
     Ok(())
 }
 
+/// A failure, or a request the endpoint refused, is an error.
 fn check(run: TerraformRun, args: &[&str]) -> Result {
-    if run.code == 0 {
+    if run.code == 0 && run.denials.is_empty() {
         Ok(())
     } else {
         Err(format!("terraform {} failed:\n{run}", args.join(" ")))
@@ -90,8 +105,36 @@ fn report(operation: &str, calls: &BTreeMap<String, u64>) {
     println!("  {operation:<7} {total:>4} calls ({})", services.join(", "));
 }
 
-/// `count` fargate services, each released Test → Stage → Production.
+/// `count` fargate services, each released Test → Stage → Production, with
+/// the artifact store and a deploy target per environment account they share.
 fn many_pipelines(count: usize) -> String {
+    let targets: String = [("test", "222222222222"), ("stage", "333333333333"), ("production", "444444444444")]
+        .iter()
+        .map(|(env, account)| {
+            format!(
+                r#"
+provider "bokbasen" {{
+  alias        = "{env}"
+  region       = "eu-north-1"
+  endpoint_url = var.endpoint_url
+  assume_role {{
+    role_arn = "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+  }}
+}}
+
+resource "bokbasen_deploy_target" "{env}" {{
+  provider             = bokbasen.{env}
+  environment          = "{env}"
+  kinds                = ["fargate"]
+  pipeline_account_ids = [data.bokbasen_caller_identity.tooling.account_id]
+  provisioner_arns     = [data.bokbasen_caller_identity.tooling.arn]
+  artifact_bucket      = bokbasen_artifact_store.artifacts.id
+  artifact_key_arn     = bokbasen_artifact_store.artifacts.key_arn
+}}
+"#
+            )
+        })
+        .collect();
     format!(
         r#"
 terraform {{
@@ -107,11 +150,27 @@ provider "bokbasen" {{
   endpoint_url = var.endpoint_url
 }}
 
+data "bokbasen_caller_identity" "tooling" {{}}
+
+resource "bokbasen_artifact_store" "artifacts" {{
+  bucket                  = "bokbasen-pipeline-artifacts"
+  environment_account_ids = ["222222222222", "333333333333", "444444444444"]
+}}
+{targets}
+locals {{
+  deployers = {{
+    test       = bokbasen_deploy_target.test.deployer_role_arn
+    stage      = bokbasen_deploy_target.stage.deployer_role_arn
+    production = bokbasen_deploy_target.production.deployer_role_arn
+  }}
+}}
+
 resource "bokbasen_service_pipeline" "service" {{
-  for_each        = toset([for i in range({count}) : format("service-%02d", i)])
-  name            = each.key
-  kind            = "fargate"
-  artifact_bucket = "bokbasen-pipeline-artifacts"
+  for_each         = toset([for i in range({count}) : format("service-%02d", i)])
+  name             = each.key
+  kind             = "fargate"
+  artifact_bucket  = bokbasen_artifact_store.artifacts.id
+  artifact_key_arn = bokbasen_artifact_store.artifacts.key_arn
 
   source {{
     connection_arn = "arn:aws:codestar-connections:eu-north-1:123456789012:connection/0a1b2c3d"
@@ -124,7 +183,7 @@ resource "bokbasen_service_pipeline" "service" {{
     content {{
       name            = environment.key
       account_id      = environment.value
-      deploy_role_arn = "arn:aws:iam::${{environment.value}}:role/bokbasen-deployer"
+      deploy_role_arn = local.deployers[environment.key]
       approval        = environment.key != "test"
       smoke_test      = {{ runscope_trigger_parameter = "/config/${{each.key}}_${{environment.key}}/runscope-trigger" }}
       target          = {{ cluster = environment.key, service = each.key }}

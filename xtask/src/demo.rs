@@ -9,11 +9,15 @@
 
 use std::path::Path;
 
-use bokbasen_e2e::{bokbasen, terraform_binaries, workspace_root, LocalAws, WorkDir};
+use bokbasen_e2e::local_aws::ACCOUNT_ACCESS_ROLE;
+use bokbasen_e2e::{
+    bokbasen, deploy_targets_configuration, terraform_binaries, workspace_root, LocalAws, WorkDir, ENVIRONMENTS,
+};
 
 use crate::Result;
 
-const TEST_ACCOUNT_ROLE: &str = "arn:aws:iam::222222222222:role/bokbasen-deploy";
+/// What AWS Organizations makes in every member account; the demo's caller may assume it.
+const TEST_ACCOUNT_ROLE: &str = "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole";
 const SERVICE: &str = "ebook-api";
 
 pub fn run() -> Result {
@@ -23,7 +27,8 @@ pub fn run() -> Result {
     println!("Local AWS endpoint: {}", aws.endpoint());
     println!("Terraform:          {} ({})", terraform.version, terraform.path.display());
 
-    let work = WorkDir::from_example(&terraform, "caller-identity");
+    // Signed as the endpoint's caller, which holds the documented least policy.
+    let work = aws.workdir_from_example(&terraform, "caller-identity");
     eprintln!("demo: building the provider and running terraform init");
     step(&work, &["init", "-input=false", "-no-color"])?;
     let endpoint = format!("endpoint_url={}", aws.endpoint());
@@ -49,14 +54,33 @@ pub fn run() -> Result {
 
 /// A developer's new microservice, from template to pipeline picture.
 fn new_service_story(terraform: &bokbasen_e2e::TerraformBinary, aws: &LocalAws, endpoint: &str) -> Result {
-    let service = WorkDir::new(terraform, &[]).in_subdir(&format!("services/{SERVICE}"));
+    let service = aws.workdir(terraform, &[]).in_subdir(&format!("services/{SERVICE}"));
     let platform = service.path().to_path_buf();
     let values = workspace_root().join("examples/generator/fargate-service.yml");
     let modules = format!("modules_source={}", workspace_root().join("modules").display());
+    // The organisation's side, as a platform team has it before any service:
+    // a deploy target in each environment account (through the role AWS
+    // Organizations makes there), trusting the tooling account's pipelines
+    // and the caller as provisioner.
+    println!("\nThe organisation's side: a deploy target in the Test, Stage and Production accounts");
+    let targets = aws.workdir(terraform, &[("main.tf", &deploy_targets_configuration(&["fargate"], &ENVIRONMENTS))]);
+    step(&targets, &["init", "-input=false", "-no-color"])?;
+    step(&targets, &["apply", "-auto-approve", "-input=false", "-no-color", "-var", endpoint])?;
+    let provisioning_role = format!("provisioning_role={ACCOUNT_ACCESS_ROLE}");
     println!("\nA new service, in a platform repository at {}:", platform.display());
     cli(
         &platform,
-        &["new", "fargate-service", SERVICE, "--values", &values.display().to_string(), "--set", &modules],
+        &[
+            "new",
+            "fargate-service",
+            SERVICE,
+            "--values",
+            &values.display().to_string(),
+            "--set",
+            &modules,
+            "--set",
+            &provisioning_role,
+        ],
         &[],
         "",
     )?;
@@ -95,6 +119,7 @@ fn new_service_story(terraform: &bokbasen_e2e::TerraformBinary, aws: &LocalAws, 
 
     println!("\n$ terraform destroy");
     step(&service, &["destroy", "-auto-approve", "-input=false", "-no-color", "-var", endpoint])?;
+    step(&targets, &["destroy", "-auto-approve", "-input=false", "-no-color", "-var", endpoint])?;
     println!("Destroyed; stopping the local AWS endpoint.");
     Ok(())
 }
@@ -129,9 +154,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     }
 }
 
+/// Runs `terraform ARGS`; a failure, or a request the endpoint refused, is an error.
 fn step(work: &WorkDir, args: &[&str]) -> Result {
     let run = work.run(args);
-    if run.code == 0 {
+    if run.code == 0 && run.denials.is_empty() {
         Ok(())
     } else {
         Err(run.to_string())
