@@ -260,6 +260,27 @@ print(json.dumps(pipeline["stages"][0]["actions"][0]["configuration"]["BranchNam
     ));
     assert_eq!(branch, "release", "{}", context("branch updated"));
 
+    // The Test environment's network taken away, and given back: its projects leave the VPC and return
+    // (UpdateProject keeps a VPC it is not given, so the provider sends an empty one).
+    if kind == "fargate" {
+        let vpc = |when: &str| {
+            aws.boto3(&format!(
+                r#"
+project = client("codebuild", assume("222222222222")).batch_get_projects(names=["{name}-test-migrate"])["projects"][0]
+print(json.dumps(project.get("vpcConfig", {{}}).get("vpcId")))
+"#
+            ))
+            .as_str()
+            .map(str::to_string)
+            .ok_or(when.to_string())
+        };
+        assert!(vpc("before").is_ok(), "{}", context("the example's Test steps run in its VPC"));
+        s.run(&["apply", "-auto-approve"], &["branch=release", "test_network=null"]).success();
+        assert_eq!(vpc("removed"), Err("removed".to_string()), "{}", context("network removed"));
+        s.run(&["apply", "-auto-approve"], &["branch=release"]).success();
+        assert!(vpc("back").is_ok(), "{}", context("network back"));
+    }
+
     // A project deleted out of band is planned again and re-created.
     aws.boto3(&format!(
         r#"

@@ -61,18 +61,20 @@ pub async fn ensure_project(aws: &AwsContext, definition: ProjectDefinition) -> 
                 .cache(cache)
                 .service_role(service_role)
                 .set_encryption_key(encryption_key)
-                .set_vpc_config(vpc_config)
                 .set_tags(Some(tags))
         };
     }
     // CodeBuild checks the service role on both calls; a role just written may not pass yet.
     if exists {
-        let request = with_parts!(codebuild.update_project());
+        // UpdateProject keeps a VPC configuration it is not given; an empty
+        // one takes it away (AWS CloudFormation coverage roadmap #445, aws-cdk #22733).
+        let vpc_config = vpc_config.unwrap_or_else(|| cb::VpcConfig::builder().build());
+        let request = with_parts!(codebuild.update_project()).vpc_config(vpc_config);
         retry::while_propagating(&format!("codebuild:UpdateProject {name}"), || request.clone().send())
             .await
             .map_err(failed(format!("updating CodeBuild project {name}")))?;
     } else {
-        let request = with_parts!(codebuild.create_project());
+        let request = with_parts!(codebuild.create_project()).set_vpc_config(vpc_config);
         retry::while_propagating(&format!("codebuild:CreateProject {name}"), || request.clone().send())
             .await
             .map_err(failed(format!("creating CodeBuild project {name}")))?;
