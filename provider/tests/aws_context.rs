@@ -1,14 +1,15 @@
 //! The AWS context against the local AWS endpoint: clients per service honour
 //! the endpoint settings, and `assume` acts in another account.
 
-use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
+use bokbasen_e2e::local_aws::{ACCOUNT_ACCESS_ROLE, DEFAULT_ACCOUNT};
 use bokbasen_e2e::LocalAws;
 use bokbasen_provider::aws::{AwsContext, AwsSettings};
 
 async fn context(aws: &LocalAws) -> AwsContext {
-    // The local endpoint does not check signatures; the SDK needs some keys.
-    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "example");
+    // The endpoint enforces IAM: act as the user Terraform runs as.
+    let keys = aws.caller_keys();
+    std::env::set_var("AWS_ACCESS_KEY_ID", &keys.id);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", &keys.secret);
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     let settings = AwsSettings {
         region: Some("eu-north-1".into()),
@@ -30,8 +31,8 @@ async fn assume_acts_in_the_other_account_with_separate_state() {
     assert_eq!(account(&pipeline_account).await, DEFAULT_ACCOUNT);
     assert_eq!(pipeline_account.region(), Some("eu-north-1"));
 
-    let test_account =
-        pipeline_account.assume("arn:aws:iam::222222222222:role/bokbasen-deployer", "bokbasen-test").await.unwrap();
+    let role = format!("arn:aws:iam::222222222222:role/{ACCOUNT_ACCESS_ROLE}");
+    let test_account = pipeline_account.assume(&role, "bokbasen-test").await.unwrap();
     assert_eq!(account(&test_account).await, "222222222222");
 
     // A role made through the assumed context exists only in that account.
@@ -41,7 +42,8 @@ async fn assume_acts_in_the_other_account_with_separate_state() {
     assert!(arn.starts_with("arn:aws:iam::222222222222:role/"), "{arn}");
     let names = |roles: Vec<aws_sdk_iam::types::Role>| roles.into_iter().map(|r| r.role_name).collect::<Vec<_>>();
     let here = test_account.iam().list_roles().send().await.unwrap().roles;
-    let there = pipeline_account.iam().list_roles().send().await.unwrap().roles;
     assert!(names(here).contains(&"probe".to_string()));
-    assert!(!names(there).contains(&"probe".to_string()));
+    // The tooling account, seen by the endpoint's admin (the caller may not list its roles).
+    let there = aws.boto3(r#"print(json.dumps([r["RoleName"] for r in client("iam").list_roles()["Roles"]]))"#);
+    assert!(!there.as_array().unwrap().contains(&serde_json::json!("probe")), "{there}");
 }
