@@ -503,6 +503,32 @@ mod tests {
     }
 
     #[test]
+    fn the_cross_account_arguments_are_refused_at_their_attribute() {
+        let mut json = ebook_api();
+        json["artifact_key_arn"] = json!("alias/bokbasen-artifacts");
+        json["environment"][0]["network"] =
+            json!({ "vpc_id": "vpc-0a1b2c3d", "subnet_ids": ["subnet-x"], "security_group_ids": [] });
+        json["flyway"] = json!({ "locations": ["filesystem:db"], "image": "" });
+        let paths: Vec<String> =
+            to_spec(&config(json)).unwrap_err().iter().map(|d| d.path.as_ref().unwrap().to_string()).collect();
+        for path in [
+            "artifact_key_arn",
+            "environment[0].network.subnet_ids[0]",
+            "environment[0].network.security_group_ids",
+            "flyway.image",
+        ] {
+            assert!(paths.contains(&path.to_string()), "{path} in {paths:?}");
+        }
+        // Without a key, the environments in other accounts are refused, naming the first.
+        let mut json = ebook_api();
+        json.as_object_mut().unwrap().remove("artifact_key_arn");
+        let diags = to_spec(&config(json)).unwrap_err();
+        let problem = diags.iter().next().unwrap();
+        assert_eq!(problem.path.as_ref().unwrap().to_string(), "artifact_key_arn");
+        assert!(problem.detail.contains("222222222222"), "{}", problem.detail);
+    }
+
+    #[test]
     fn schema_is_described() {
         fn check(block: &crate::framework::Block) {
             assert!(!block.description.is_empty());

@@ -269,6 +269,25 @@ mod tests {
     use crate::value::from_json;
     use serde_json::json;
 
+    #[tokio::test]
+    async fn an_external_id_aws_refuses_is_refused_at_its_environment() {
+        let mut state = ServicePipelineState::default();
+        let env = |id: &str| super::super::config::EnvironmentBlock {
+            external_id: Attr::Known(id.to_string()),
+            ..Default::default()
+        };
+        state.environment = Attr::Known(vec![env("valid-external-id"), env("x")]);
+        let mut diags = Diagnostics::new();
+        ServicePipeline.validate(&state, &mut diags).await;
+        let external: Vec<String> = diags
+            .iter()
+            .filter(|d| d.summary == "Invalid external ID")
+            .map(|d| d.path.as_ref().unwrap().to_string())
+            .collect();
+        assert_eq!(external, ["environment[1].external_id"]);
+        assert!(diags.iter().all(|d| !d.detail.contains("valid-external-id")), "never quoted");
+    }
+
     #[test]
     fn state_of_provider_0_1_0_reads_with_the_image_it_migrated_with_and_the_new_arguments_unset() {
         // Attributes as provider 0.1.0 stored them: no artifact key, no network or external ID, a Flyway
