@@ -91,6 +91,7 @@ pub fn provisioner_policy(provisioner: &Provisioner, region: &Region) -> Value {
                 "ecr:GetRepositoryPolicy",
                 "ecr:DeleteRepositoryPolicy",
                 "ecr:PutImageScanningConfiguration",
+                "ecr:ListImages",
                 "ecr:ListTagsForResource",
                 "ecr:TagResource",
                 "ecr:UntagResource",

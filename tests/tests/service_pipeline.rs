@@ -398,9 +398,39 @@ print("{{}}")
         }
     }
 
+    // An image in the repository: destroy keeps it, refused with the count and nothing deleted, until
+    // force_destroy says otherwise.
+    let mut last = vec!["branch=release".to_string(), renamed_var.clone()];
+    if kind == "fargate" {
+        let pushed = aws.boto3(&format!(
+            r#"
+manifest = json.dumps({{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "config": {{"digest": "sha256:" + "0" * 64, "size": 1, "mediaType": "application/vnd.docker.container.image.v1+json"}}, "layers": []}})
+client("ecr").put_image(repositoryName="{renamed_to}", imageManifest=manifest, imageTag="1.0.0")
+print(json.dumps(len(client("ecr").list_images(repositoryName="{renamed_to}")["imageIds"])))
+"#
+        ));
+        assert_eq!(pushed, 1, "{}", context("an image pushed"));
+        let vars: Vec<&str> = last.iter().map(String::as_str).collect();
+        let refused = s.run(&["destroy", "-auto-approve"], &vars);
+        assert!(
+            refused.code != 0
+                && refused.stderr.contains("still holds 1 image(s)")
+                && refused.stderr.contains("force_destroy"),
+            "{}\n{refused}",
+            context("destroy keeps the images")
+        );
+        let pipelines = aws
+            .boto3(r#"print(json.dumps([p["name"] for p in client("codepipeline").list_pipelines()["pipelines"]]))"#);
+        assert_eq!(pipelines, json!([renamed_to]), "{}", context("nothing deleted"));
+        last.push("force_destroy=true".into());
+        let vars: Vec<&str> = last.iter().map(String::as_str).collect();
+        s.run(&["apply", "-auto-approve"], &vars).success();
+    }
+
     // Destroy leaves nothing in any account: the key is scheduled for
     // deletion, as KMS keys are never deleted at once.
-    s.run(&["destroy", "-auto-approve"], &["branch=release", &renamed_var]).success();
+    let vars: Vec<&str> = last.iter().map(String::as_str).collect();
+    s.run(&["destroy", "-auto-approve"], &vars).success();
     let left = inventory(&aws);
     for (account, parts) in left.as_object().unwrap() {
         for (part, objects) in parts.as_object().unwrap() {
@@ -563,7 +593,8 @@ fn state_of_provider_0_1_0_upgrades() {
             .find(|r| r["type"] == "bokbasen_service_pipeline")
             .map(|r| &r["instances"][0])
             .unwrap();
-        assert_eq!(instance["schema_version"], 1, "{}: {instance}", context("stored at the current version"));
+        assert_eq!(instance["schema_version"], 2, "{}: {instance}", context("stored at the current version"));
+        assert_eq!(instance["attributes"]["force_destroy"], false, "{}", context("images kept by default"));
         assert_eq!(instance["attributes"]["artifact_key_arn"], json!(key_arn), "{}", context("key read back"));
         assert_eq!(instance["attributes"]["flyway"]["image"], "flyway/flyway:10", "{}", context("Flyway image"));
 

@@ -42,6 +42,12 @@ variable "name" {
   default     = "ebook-api"
 }
 
+variable "force_destroy" {
+  description = "Let destroy delete the ECR repository while it still holds images."
+  type        = bool
+  default     = false
+}
+
 variable "branch" {
   description = "The branch whose pushes are released."
   type        = string
@@ -315,6 +321,8 @@ resource "bokbasen_service_pipeline" "service" {
     # step's role pulls it.
     # image = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/docker-hub/flyway/flyway:10"
   }
+
+  force_destroy = var.force_destroy
 
   tags = { team = "ebooks" }
 }

@@ -84,6 +84,20 @@ pub async fn repository_policy(aws: &AwsContext, name: &str) -> Step<Option<Stri
     }
 }
 
+/// How many images the repository `name` holds (none when it is gone).
+pub async fn image_count(aws: &AwsContext, name: &str) -> Step<usize> {
+    let mut pages = aws.ecr().list_images().repository_name(name).into_paginator().send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => count += page.image_ids().len(),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_repository_not_found_exception()) => return Ok(0),
+            Err(err) => return Err(failed(format!("listing the images of ECR repository {name}"))(err)),
+        }
+    }
+    Ok(count)
+}
+
 /// Deletes the repository `name` with every image in it; already gone is fine.
 pub async fn delete_repository(aws: &AwsContext, name: &str) -> Step {
     match aws.ecr().delete_repository().repository_name(name).force(true).send().await {

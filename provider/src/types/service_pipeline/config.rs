@@ -19,6 +19,7 @@ pub struct ServicePipelineState {
     pub artifact_key_arn: Attr<String>,
     pub approval_topic_arn: Attr<String>,
     pub tags: Attr<BTreeMap<String, Attr<String>>>,
+    pub force_destroy: Attr<bool>,
     pub source: Attr<SourceBlock>,
     pub build: Attr<BuildBlock>,
     pub environment: Attr<Vec<EnvironmentBlock>>,
@@ -325,6 +326,8 @@ pub fn from_spec(spec: &ServiceSpec, prior: &ServicePipelineState) -> ServicePip
         kind: known(spec.kind.name()),
         artifact_bucket: known(&spec.artifact_bucket),
         artifact_key_arn: spec.artifact_key_arn.clone().into(),
+        // Not in AWS: the configuration's, or (imported) its default.
+        force_destroy: if prior.force_destroy.is_null() { Attr::Known(false) } else { prior.force_destroy.clone() },
         approval_topic_arn: spec.approval_topic_arn.clone().into(),
         tags: map_like(&spec.tags, Some(&prior.tags)),
         source: Attr::Known(SourceBlock {

@@ -231,6 +231,15 @@ pub async fn remove(aws: &AwsContext, spec: &ServiceSpec) -> Step {
     Ok(())
 }
 
+/// How many images the service's ECR repository holds (none for kinds
+/// without one), which destroy keeps unless told otherwise.
+pub async fn repository_images(aws: &AwsContext, spec: &ServiceSpec) -> Step<usize> {
+    if !spec.kind.builds_image() {
+        return Ok(0);
+    }
+    ecr::image_count(aws, &repository_name(&spec.name)).await
+}
+
 /// Deletes what `old` had and `new` no longer has (environments, projects).
 pub async fn remove_obsolete(aws: &AwsContext, old: &ServiceSpec, new: &ServiceSpec) -> Step {
     let (old_shape, new_shape) = (shape(old), shape(new));

@@ -14,8 +14,9 @@ use crate::value::AttributePath;
 pub struct ServicePipeline;
 
 /// Version 0 is provider 0.1.0's; version 1 adds `artifact_key_arn`, each
-/// environment's `network` and `external_id`, and `flyway.image`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// environment's `network` and `external_id`, and `flyway.image`; version 2
+/// `force_destroy`.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Stored state of an older version in the current one's terms: the new
 /// arguments read as null (unset), but `flyway.image` as the image 0.1.0
@@ -24,6 +25,12 @@ fn upgrade(version: i64, mut state: serde_json::Value) -> serde_json::Value {
     if version < 1 {
         if let Some(flyway) = state.get_mut("flyway").and_then(|f| f.as_object_mut()) {
             flyway.entry("image").or_insert_with(|| Flyway::DEFAULT_IMAGE.into());
+        }
+    }
+    if version < 2 {
+        // What destroy did before it kept images is not assumed: they are kept.
+        if let Some(state) = state.as_object_mut() {
+            state.entry("force_destroy").or_insert(false.into());
         }
     }
     state
@@ -254,6 +261,25 @@ impl Resource for ServicePipeline {
     async fn delete(&self, aws: &AwsContext, prior: ServicePipelineState, diags: &mut Diagnostics) {
         let aws = &presenting_external_ids(aws, &[&prior]);
         let Some(spec) = prior_spec(&prior, diags) else { return };
+        if prior.force_destroy.known() != Some(&true) {
+            match deploy::repository_images(aws, &spec).await {
+                Ok(0) => {}
+                Ok(images) => {
+                    diags.error(
+                        "The ECR repository holds images",
+                        format!(
+                            "The ECR repository {} still holds {images} image(s), which destroying the pipeline would delete. Nothing was deleted. Set `force_destroy = true` and apply it, then destroy again; or move the images elsewhere first.",
+                            bokbasen_pipeline::names::repository_name(&spec.name)
+                        ),
+                    );
+                    return;
+                }
+                Err(err) => {
+                    diags.error("Deleting the service pipeline failed", format!("{err}\n\nNothing was deleted."));
+                    return;
+                }
+            }
+        }
         if let Err(err) = deploy::remove(aws, &spec).await {
             diags.error(
                 "Deleting the service pipeline failed",
@@ -301,6 +327,7 @@ mod tests {
         });
         let upgraded = upgrade(0, stored.clone());
         assert_eq!(upgraded["flyway"]["image"], Flyway::DEFAULT_IMAGE);
+        assert_eq!(upgraded["force_destroy"], false, "images are kept");
         let value = from_json(&upgraded, schema().value_type()).expect("fits the current schema");
         let state: ServicePipelineState = crate::framework::from_value(&value, schema().value_type()).unwrap();
         assert!(state.artifact_key_arn.is_null());
@@ -308,6 +335,6 @@ mod tests {
         assert!(env.network.is_null() && env.external_id.is_null());
         assert_eq!(upgrade(SCHEMA_VERSION, upgraded.clone()), upgraded, "current state is left alone");
         let no_flyway = json!({ "name": "ebook-api" });
-        assert_eq!(upgrade(0, no_flyway.clone()), no_flyway);
+        assert_eq!(upgrade(0, no_flyway), json!({ "name": "ebook-api", "force_destroy": false }));
     }
 }
