@@ -84,6 +84,18 @@ pub const ROLE_PATH: &str = "/bokbasen/";
 /// The tag that marks every object of a service pipeline with its service.
 pub const SERVICE_TAG: &str = "bokbasen:service";
 
+/// The tag that marks every object bokbasen creates with the resource that
+/// made it ([`owner_marker`]). An object of a wanted name is taken over only
+/// with this resource's marker (left by an interrupted apply); without it,
+/// or with another's, it is not bokbasen's to change or delete.
+pub const OWNER_TAG: &str = "bokbasen:owner";
+
+/// The value of [`OWNER_TAG`] on what the Terraform resource `type_name`
+/// with id `id` made, e.g. `bokbasen_service_pipeline/ebook-api`.
+pub fn owner_marker(type_name: &str, id: &str) -> String {
+    format!("{type_name}/{id}")
+}
+
 /// CodePipeline keeps a pipeline's artifacts in a folder of the artifact
 /// bucket named after the first 20 characters of the pipeline's name.
 pub const ARTIFACT_FOLDER_CHARS: usize = 20;
