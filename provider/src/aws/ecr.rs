@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, Tag};
 
+use super::tags::TagChanges;
 use super::{failed, invalid, AwsContext, Step};
 
 /// The URL of the repository `name`, or `None` when it does not exist.
@@ -16,9 +17,42 @@ pub async fn repository_url(aws: &AwsContext, name: &str) -> Step<Option<String>
     }
 }
 
-/// Makes the repository `name` exist (tagged with `tags` when it is created)
-/// with the lifecycle policy `lifecycle` and the repository policy `policy`
-/// (none: removed); returns its URL.
+/// The ARN and URL of the repository `name`, or `None` when it does not exist.
+async fn describe(aws: &AwsContext, name: &str) -> Step<Option<(String, String)>> {
+    match aws.ecr().describe_repositories().repository_names(name).send().await {
+        Ok(found) => Ok(found.repositories().first().map(|r| {
+            (r.repository_arn().unwrap_or_default().to_string(), r.repository_uri().unwrap_or_default().to_string())
+        })),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_repository_not_found_exception()) => Ok(None),
+        Err(err) => Err(failed(format!("reading ECR repository {name}"))(err)),
+    }
+}
+
+async fn tags_of(aws: &AwsContext, name: &str, arn: &str) -> Step<BTreeMap<String, String>> {
+    let listed = aws
+        .ecr()
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(failed(format!("reading the tags of ECR repository {name}")))?;
+    Ok(listed.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+}
+
+/// The tags of the repository `name`, or `None` when it does not exist.
+pub async fn repository_tags(aws: &AwsContext, name: &str) -> Step<Option<BTreeMap<String, String>>> {
+    match describe(aws, name).await? {
+        Some((arn, _)) => Ok(Some(tags_of(aws, name, &arn).await?)),
+        None => Ok(None),
+    }
+}
+
+fn ecr_tags(tags: &BTreeMap<String, String>) -> Step<Vec<Tag>> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("ECR tag"))).collect()
+}
+
+/// Makes the repository `name` exist with scan on push, exactly `tags`, the
+/// `lifecycle` policy and the repository `policy` (or none); returns its URL.
 pub async fn ensure_repository(
     aws: &AwsContext,
     name: &str,
@@ -27,18 +61,33 @@ pub async fn ensure_repository(
     policy: Option<&str>,
 ) -> Step<String> {
     let ecr = aws.ecr();
-    let url = match repository_url(aws, name).await? {
-        Some(url) => url,
+    let url = match describe(aws, name).await? {
+        Some((arn, url)) => {
+            let changes = TagChanges::between(&tags_of(aws, name, &arn).await?, tags);
+            if !changes.remove.is_empty() {
+                ecr.untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(changes.remove))
+                    .send()
+                    .await
+                    .map_err(failed(format!("untagging ECR repository {name}")))?;
+            }
+            if !changes.set.is_empty() {
+                ecr.tag_resource()
+                    .resource_arn(&arn)
+                    .set_tags(Some(ecr_tags(&changes.set)?))
+                    .send()
+                    .await
+                    .map_err(failed(format!("tagging ECR repository {name}")))?;
+            }
+            url
+        }
         None => {
-            let tags = tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("ECR tag")))
-                .collect::<Step<Vec<_>>>()?;
             let created = ecr
                 .create_repository()
                 .repository_name(name)
                 .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
-                .set_tags(Some(tags))
+                .set_tags(Some(ecr_tags(tags)?))
                 .send()
                 .await
                 .map_err(failed(format!("creating ECR repository {name}")))?;

@@ -15,6 +15,7 @@ pub mod codebuild;
 pub mod codepipeline;
 pub mod ecr;
 pub mod kms;
+pub mod ownership;
 pub mod parameters;
 pub mod retry;
 pub mod roles;

@@ -81,6 +81,16 @@ pub async fn role_arn(aws: &AwsContext, name: &str) -> Step<Option<String>> {
     }
 }
 
+/// The tags of the role `name`, or `None` when it does not exist (GetRole
+/// answers them, so ownership costs no extra call).
+pub async fn role_tags(aws: &AwsContext, name: &str) -> Step<Option<BTreeMap<String, String>>> {
+    match aws.iam().get_role().role_name(name).send().await {
+        Ok(found) => Ok(found.role.map(|r| r.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect())),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
+        Err(err) => Err(failed(format!("reading IAM role {name}"))(err)),
+    }
+}
+
 fn iam_tags(tags: &BTreeMap<String, String>) -> Step<Vec<aws_sdk_iam::types::Tag>> {
     tags.iter()
         .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(invalid("IAM tag")))

@@ -287,7 +287,7 @@ fn observed_action(stage: &str, action: &cp::ActionDeclaration) -> Option<Action
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use bokbasen_pipeline::names::deployer_role_arn;
     use bokbasen_pipeline::{shape, Build, Environment, Flyway, Kind, SmokeTest, Source};
 
@@ -295,7 +295,9 @@ mod tests {
 
     const REPOSITORY_URL: &str = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/ebook-api";
 
-    fn spec(kind: Kind, cache: Cache) -> ServiceSpec {
+    /// A sample of `kind`: test (222222222222) and production
+    /// (444444444444, in a VPC) in their own accounts, migrations, smoke tests.
+    pub(in crate::types::service_pipeline) fn spec(kind: Kind, cache: Cache) -> ServiceSpec {
         let target: &[(&str, &str)] = match kind {
             Kind::Fargate => &[("cluster", "books"), ("service", "ebook-api")],
             Kind::Lambda => &[("function", "ebook-api")],

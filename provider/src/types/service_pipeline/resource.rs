@@ -1,11 +1,14 @@
 //! The `Resource` implementation: plan from the spec, apply through `deploy`.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use bokbasen_pipeline::{recover, shape, Flyway, ServiceSpec};
 
 use super::config::{from_spec, plan_stages, shape_spec, stored_spec, to_spec, ServicePipelineState, StageState};
 use super::deploy::{self, project_key, role_keys, Deployed};
 use super::schema::{schema, TYPE_NAME};
+use crate::aws::ownership::OWNER_TAG;
 use crate::aws::AwsContext;
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
 use crate::types::shared;
@@ -84,6 +87,17 @@ fn prior_spec(state: &ServicePipelineState, diags: &mut Diagnostics) -> Option<S
     spec
 }
 
+/// What a state records as existing.
+fn deployed_in(state: &ServicePipelineState) -> Deployed {
+    Deployed {
+        arn: state.arn.known().cloned().unwrap_or_default(),
+        version: state.pipeline_version.known().copied().unwrap_or_default(),
+        role_arns: state.role_arns.known().cloned().unwrap_or_default(),
+        ecr_repository_url: state.ecr_repository_url.known().cloned().unwrap_or_default(),
+        projects: state.codebuild_projects.known().cloned().unwrap_or_default(),
+    }
+}
+
 fn with_deployed(mut state: ServicePipelineState, spec: &ServiceSpec, deployed: Deployed) -> ServicePipelineState {
     state.id = Attr::Known(spec.name.clone());
     state.arn = Attr::Known(deployed.arn);
@@ -93,6 +107,28 @@ fn with_deployed(mut state: ServicePipelineState, spec: &ServiceSpec, deployed: 
     state.codebuild_projects = Attr::Known(deployed.projects);
     state.stages = Attr::Known(plan_stages(spec));
     state
+}
+
+impl ServicePipeline {
+    /// The state of a create that failed before its pipeline existed and
+    /// could not remove all it made: what of it still exists, or `None`.
+    async fn left_by_failed_create(
+        &self,
+        aws: &AwsContext,
+        current: ServicePipelineState,
+        diags: &mut Diagnostics,
+    ) -> Option<ServicePipelineState> {
+        let spec = prior_spec(&current, diags)?;
+        let listed: Vec<_> = deploy::listed(&spec, &deployed_in(&current)).into_iter().collect();
+        match deploy::deployed_of(aws, &spec, &listed).await {
+            Ok(left) if left.is_empty() => None,
+            Ok(left) => Some(with_deployed(current, &spec, left)),
+            Err(err) => {
+                diags.error("Reading the service pipeline failed", err);
+                Some(current)
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -167,12 +203,44 @@ impl Resource for ServicePipeline {
     ) -> Option<ServicePipelineState> {
         let aws = &presenting_external_ids(aws, &[&planned]);
         let spec = known_spec(&planned, diags)?;
-        match deploy::ensure(aws, &spec).await {
+        let failure = match deploy::ensure(aws, &spec, &BTreeSet::new()).await {
+            Ok(deployed) => return Some(with_deployed(planned, &spec, deployed)),
+            Err(failure) if failure.refused => {
+                diags.error("The service pipeline's names are taken", failure.error);
+                return None;
+            }
+            Err(failure) => failure,
+        };
+        // Remove exactly what this attempt made. What cannot be removed, and
+        // what it found of its own (left by an interrupted apply), stays in
+        // state, tainted, so the next apply replaces it and destroy removes it.
+        let (removal, left) = match deploy::remove(aws, &spec, failure.made).await {
+            Ok(()) => (
+                "Everything this attempt created was removed again; nothing else was touched.".to_string(),
+                failure.found,
+            ),
+            Err(unremoved) => (
+                format!("Removing what this attempt created also failed ({}).", unremoved.error),
+                [failure.found, unremoved.left].concat(),
+            ),
+        };
+        if left.is_empty() {
+            diags.error("Creating the service pipeline failed", format!("{}\n\n{removal}", failure.error));
+            return None;
+        }
+        let listed: Vec<String> = left.iter().map(ToString::to_string).collect();
+        diags.error(
+            "Creating the service pipeline failed",
+            format!(
+                "{}\n\n{removal} Terraform keeps what is left as this resource, tainted: {}. The next apply replaces it; a destroy removes it.",
+                failure.error,
+                listed.join(", ")
+            ),
+        );
+        match deploy::deployed_of(aws, &spec, &left).await {
             Ok(deployed) => Some(with_deployed(planned, &spec, deployed)),
             Err(err) => {
-                // Leave no orphans: remove what this attempt created.
-                let cleanup = shared::cleanup_note(deploy::remove(aws, &spec).await);
-                diags.error("Creating the service pipeline failed", format!("{err}\n\n{cleanup}"));
+                diags.error("Reading what is left of the service pipeline failed", format!("{err}\n\nThe parts named above remain, each tagged {OWNER_TAG} = {}: the next apply takes them over.", deploy::marker(&spec)));
                 None
             }
         }
@@ -198,7 +266,11 @@ impl Resource for ServicePipeline {
         let own_tags = prior.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
         let found = match deploy::observe(aws, &name, &own_tags).await {
             Ok(Some(found)) => found,
-            // Gone: plan the whole stack again; creating is idempotent.
+            // What a failed create left (no pipeline was made): kept while any of it exists.
+            Ok(None) if current.arn.known().is_some_and(String::is_empty) => {
+                return self.left_by_failed_create(aws, current, diags).await;
+            }
+            // Gone: plan the whole stack again; its parts left are taken over by their marker.
             Ok(None) => return None,
             Err(err) => {
                 diags.error("Reading the service pipeline failed", err);
@@ -242,19 +314,27 @@ impl Resource for ServicePipeline {
         let aws = &presenting_external_ids(aws, &[&prior, &planned]);
         let old = prior_spec(&prior, diags)?;
         let new = known_spec(&planned, diags)?;
-        let result = match deploy::ensure(aws, &new).await {
-            Ok(deployed) => deploy::remove_obsolete(aws, &old, &new).await.map(|()| deployed),
-            Err(err) => Err(err),
-        };
-        match result {
-            Ok(deployed) => Some(with_deployed(planned, &new, deployed)),
-            Err(err) => {
-                diags.error(
-                    "Updating the service pipeline failed",
-                    format!("{err}\n\nParts already updated stay updated; run the apply again to complete the change."),
-                );
-                None
+        let claimed = deploy::listed(&old, &deployed_in(&prior));
+        let error = match deploy::ensure(aws, &new, &claimed).await {
+            Ok(deployed) => match deploy::remove_obsolete(aws, &old, &new, &claimed).await {
+                Ok(()) => return Some(with_deployed(planned, &new, deployed)),
+                Err(error) => error,
+            },
+            Err(failure) if failure.refused => {
+                diags.error("The service pipeline's names are taken", failure.error);
+                return None;
             }
+            Err(failure) => failure.error,
+        };
+        // Parts may already be changed: the state is what AWS holds now.
+        diags.error(
+            "Updating the service pipeline failed",
+            format!("{error}\n\nThe state now records what AWS holds; run the apply again to complete the change."),
+        );
+        let mut reading = Diagnostics::new();
+        match self.read(aws, planned.clone(), &mut reading).await {
+            Some(state) if !reading.has_errors() => Some(state),
+            _ => None,
         }
     }
 
@@ -280,11 +360,23 @@ impl Resource for ServicePipeline {
                 }
             }
         }
-        if let Err(err) = deploy::remove(aws, &spec).await {
-            diags.error(
+        let claimed = deploy::listed(&spec, &deployed_in(&prior));
+        match deploy::remove_own(aws, &spec, &claimed).await {
+            Ok(foreign) if foreign.is_empty() => {}
+            Ok(foreign) => {
+                let list: Vec<String> = foreign.iter().map(|f| format!("  - {f}")).collect();
+                diags.warning(
+                    "Parts of other owners were left alone",
+                    format!(
+                        "The service pipeline is destroyed; objects with its names that are not its own were kept:\n{}",
+                        list.join("\n")
+                    ),
+                );
+            }
+            Err(unremoved) => diags.error(
                 "Deleting the service pipeline failed",
-                format!("{err}\n\nRun the destroy again to remove the rest."),
-            );
+                format!("{}\n\nRun the destroy again to remove the rest.", unremoved.error),
+            ),
         }
     }
 }
