@@ -10,13 +10,26 @@
 //! moto keeps separate state per account and lets `AssumeRole` into any
 //! account, so cross-account flows run against this one endpoint.
 //!
-//! The launcher also serves two test facilities on the same port, under
-//! `/_bokbasen/` (no AWS API is there): it counts every AWS request by
-//! `service:Operation` ([`LocalAws::calls`], for the benchmark of AWS calls
-//! per resource operation), and it can answer chosen operations with an AWS
-//! error instead of moto ([`LocalAws::inject_fault`], for tests proving that a
-//! half-failed apply leaves no orphans). They are not AWS: the provider never
+//! The launcher also serves test facilities on the same port, under
+//! `/_bokbasen/` (no AWS API is there). They are not AWS: the provider never
 //! calls them.
+//!
+//! - Counting: every AWS request by `service:Operation` ([`LocalAws::calls`],
+//!   for the benchmark of AWS calls per resource operation), and how many of
+//!   them changed state ([`LocalAws::mutating_calls`]; the one rule of what
+//!   is mutating is the launcher's, see [`RequestFilter::Mutating`]).
+//! - Faults: chosen operations answered with an AWS error instead of moto
+//!   ([`LocalAws::inject_fault`], for tests proving that a half-failed apply
+//!   leaves no orphans), or the request at a position
+//!   ([`LocalAws::inject_fault_at`], [`LocalAws::fail_mutating_call`]: fail
+//!   the k-th mutating call).
+//! - Storms: a seeded share of all requests throttled, failed, unavailable or
+//!   reset at the TCP level ([`LocalAws::start_storm`], [`StormReport`]), for
+//!   tests of retries and of runs that go wrong anywhere.
+//! - Holds: the N-th (mutating) request kept waiting until released, then
+//!   applied or dropped ([`LocalAws::hold`], [`LocalAws::wait_until_held`],
+//!   [`LocalAws::release_hold`]), for tests that kill Terraform or the
+//!   provider at a chosen point.
 //!
 //! By default the endpoint enforces IAM as AWS does ([`LocalAws::start`]):
 //! Terraform runs as the IAM user `bokbasen-terraform` holding exactly the
@@ -109,6 +122,233 @@ pub struct Denial {
     pub reason: String,
 }
 
+/// Which AWS requests a positioned fault ([`LocalAws::inject_fault_at`]) or a
+/// hold ([`LocalAws::hold`]) counts. The launcher defines which requests are
+/// mutating, once (`_is_mutating` in `tests/local-aws/moto_extensions.py`):
+/// operations whose name starts with a verb that changes state (`Create`,
+/// `Put`, `Update`, `Delete`, `Attach`, `Tag`, `Start`, `BatchDelete…`, …), and
+/// for REST protocols (S3) the methods PUT, POST, DELETE and PATCH.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestFilter {
+    /// Every counted AWS request (`"*"`).
+    Any,
+    /// Every request that changes state (`"mutating"`).
+    Mutating,
+    /// One `service:Operation`, as [`LocalAws::calls`] names it.
+    Operation(String),
+}
+
+impl RequestFilter {
+    /// How the launcher names this filter.
+    pub fn as_wire(&self) -> &str {
+        match self {
+            RequestFilter::Any => "*",
+            RequestFilter::Mutating => "mutating",
+            RequestFilter::Operation(name) => name,
+        }
+    }
+}
+
+impl From<&str> for RequestFilter {
+    /// `"*"`, `"mutating"`, or a `service:Operation`.
+    fn from(text: &str) -> Self {
+        match text {
+            "*" => RequestFilter::Any,
+            "mutating" => RequestFilter::Mutating,
+            name => RequestFilter::Operation(name.to_owned()),
+        }
+    }
+}
+
+/// How many of the counted AWS requests changed state ([`LocalAws::call_totals`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallTotals {
+    /// Requests the launcher takes as mutating (see [`RequestFilter::Mutating`]).
+    pub mutating: u64,
+    /// Every counted request.
+    pub total: u64,
+}
+
+/// How a storm ([`LocalAws::start_storm`]) answers a request it picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StormMode {
+    /// The throttling error the service really answers: IAM and STS
+    /// `Throttling` (HTTP 400), the JSON services `ThrottlingException` (400),
+    /// S3 `SlowDown` (503). The SDKs retry all three as throttling.
+    Throttling,
+    /// HTTP 500: `InternalFailure` (S3: `InternalError`).
+    Internal,
+    /// HTTP 503 `ServiceUnavailable`.
+    Unavailable,
+    /// The TCP connection is reset (RST) before any byte of an answer; moto
+    /// never sees the request.
+    Reset,
+}
+
+impl StormMode {
+    /// Every mode.
+    pub const ALL: [StormMode; 4] =
+        [StormMode::Throttling, StormMode::Internal, StormMode::Unavailable, StormMode::Reset];
+
+    /// How the launcher names the mode.
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            StormMode::Throttling => "throttling",
+            StormMode::Internal => "internal",
+            StormMode::Unavailable => "unavailable",
+            StormMode::Reset => "reset",
+        }
+    }
+
+    fn from_wire(name: &str) -> StormMode {
+        StormMode::ALL
+            .into_iter()
+            .find(|mode| mode.as_wire() == name)
+            .unwrap_or_else(|| panic!("the launcher names an unknown storm mode {name:?}"))
+    }
+}
+
+/// A storm to start ([`LocalAws::start_storm`]): every counted request (of
+/// `services`, when given) is, with probability `rate`, answered by one of
+/// `modes` chosen uniformly, drawn from a random sequence seeded by `seed`
+/// (so the same requests in the same order meet the same faults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Storm {
+    pub rate: f64,
+    pub seed: u64,
+    pub modes: Vec<StormMode>,
+    /// SigV4 signing names (`iam`, `s3`, `codepipeline`, …); empty: every service.
+    pub services: Vec<String>,
+}
+
+impl Storm {
+    /// A storm over every service with every mode.
+    pub fn new(rate: f64, seed: u64) -> Storm {
+        Storm { rate, seed, modes: StormMode::ALL.to_vec(), services: Vec::new() }
+    }
+
+    /// Only these modes.
+    pub fn modes(mut self, modes: &[StormMode]) -> Storm {
+        self.modes = modes.to_vec();
+        self
+    }
+
+    /// Only requests to these services (SigV4 signing names).
+    pub fn services(mut self, services: &[&str]) -> Storm {
+        self.services = services.iter().map(|service| service.to_string()).collect();
+        self
+    }
+}
+
+/// How many requests a storm answered in each mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StormCounts {
+    pub throttling: u64,
+    pub internal: u64,
+    pub unavailable: u64,
+    pub reset: u64,
+}
+
+impl StormCounts {
+    /// The count of one mode.
+    pub fn get(&self, mode: StormMode) -> u64 {
+        match mode {
+            StormMode::Throttling => self.throttling,
+            StormMode::Internal => self.internal,
+            StormMode::Unavailable => self.unavailable,
+            StormMode::Reset => self.reset,
+        }
+    }
+
+    /// Every request faulted.
+    pub fn total(&self) -> u64 {
+        self.throttling + self.internal + self.unavailable + self.reset
+    }
+
+    fn parse(value: &serde_json::Value) -> StormCounts {
+        let count = |mode: StormMode| value[mode.as_wire()].as_u64().unwrap_or_default();
+        StormCounts {
+            throttling: count(StormMode::Throttling),
+            internal: count(StormMode::Internal),
+            unavailable: count(StormMode::Unavailable),
+            reset: count(StormMode::Reset),
+        }
+    }
+}
+
+/// What a storm did so far ([`LocalAws::storm_report`], [`LocalAws::stop_storm`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StormReport {
+    /// Whether it still faults requests (false once stopped).
+    pub active: bool,
+    pub rate: f64,
+    pub seed: u64,
+    pub modes: Vec<StormMode>,
+    /// The services it is limited to; empty: every service.
+    pub services: Vec<String>,
+    /// Requests it drew for (faulted or not).
+    pub requests: u64,
+    /// Requests it faulted, by mode.
+    pub injected: StormCounts,
+    /// By `service:Operation`: requests drawn for, and faulted by mode.
+    pub by_operation: BTreeMap<String, (u64, StormCounts)>,
+}
+
+impl StormReport {
+    fn parse(body: &str) -> StormReport {
+        let value: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("the storm report is not JSON ({e}): {body}"));
+        let strings = |field: &str| -> Vec<String> {
+            value[field].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+        };
+        StormReport {
+            active: value["active"].as_bool().unwrap_or_else(|| panic!("no \"active\" in the storm report: {body}")),
+            rate: value["rate"].as_f64().unwrap_or_default(),
+            seed: value["seed"].as_u64().unwrap_or_default(),
+            modes: strings("modes").iter().map(|mode| StormMode::from_wire(mode)).collect(),
+            services: strings("services"),
+            requests: value["requests"].as_u64().unwrap_or_default(),
+            injected: StormCounts::parse(&value["injected"]),
+            by_operation: value["by_operation"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, entry)| {
+                    (
+                        name.clone(),
+                        (entry["requests"].as_u64().unwrap_or_default(), StormCounts::parse(&entry["injected"])),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What becomes of a held request once released ([`LocalAws::hold`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldRelease {
+    /// It goes on to moto, which answers whoever still listens: the change
+    /// is made even if the client was killed meanwhile.
+    Apply,
+    /// Its connection is reset and moto never sees it: the change is not made.
+    Drop,
+}
+
+/// Whether a request is held now ([`LocalAws::hold_state`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldState {
+    /// Armed and waiting for its request.
+    pub armed: bool,
+    /// A request is held now.
+    pub held: bool,
+    /// The `service:Operation` held (or last held).
+    pub operation: Option<String>,
+    /// Matching requests seen since the hold was armed.
+    pub seen: u64,
+    /// The held request went on because nobody released it within 120 s.
+    pub timed_out: bool,
+}
+
 /// How to start the endpoint: [`LocalAws::builder`]. Enforcing the
 /// documented policy unless told otherwise.
 #[derive(Default)]
@@ -165,7 +405,9 @@ impl LocalAwsBuilder {
     }
 }
 
-/// Helpers every script starts with: `client(service, session=None)`,
+/// Helpers every script starts with: `client(service, session=None,
+/// attempts=None)` (`attempts=1`: botocore does not retry, so a test sees
+/// each injected fault),
 /// `create_project(codebuild, name, account, source=None, artifacts=None)`
 /// (CODEPIPELINE source and artifacts by default), `error_code(call)`, and
 /// `assume(account)`, which returns a boto3 session in that account.
@@ -183,10 +425,15 @@ KEYS = dict(
 )
 ASSUME_ROLE = os.environ.get("BOKBASEN_E2E_ASSUME_ROLE", "bokbasen-deploy")
 
-def client(service, session=None):
+def client(service, session=None, attempts=None):
+    # attempts=1: no retries by botocore, so a test sees every injected fault.
     if session is None:
         session = boto3.session.Session(region_name=REGION, **KEYS)
-    return session.client(service, endpoint_url=ENDPOINT)
+    config = None
+    if attempts is not None:
+        from botocore.config import Config
+        config = Config(retries={"mode": "standard", "total_max_attempts": attempts})
+    return session.client(service, endpoint_url=ENDPOINT, config=config)
 
 def assume(account):
     role = f"arn:aws:iam::{account}:role/{ASSUME_ROLE}"
@@ -510,6 +757,147 @@ print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"
     /// in force.
     pub fn clear_faults(&self) {
         self.facility("DELETE", "/_bokbasen/faults", None);
+    }
+
+    /// How many counted AWS requests changed state, and how many there were
+    /// in all, since the start or [`LocalAws::reset_calls`]. "Mutating" is
+    /// the launcher's one rule ([`RequestFilter::Mutating`]), the same that
+    /// positioned faults and holds count by.
+    pub fn call_totals(&self) -> CallTotals {
+        let body = self.facility("GET", "/_bokbasen/calls/mutating", None);
+        let value: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("the call totals are not JSON ({e}): {body}"));
+        let field =
+            |name: &str| value[name].as_u64().unwrap_or_else(|| panic!("no {name:?} in the call totals: {body}"));
+        CallTotals { mutating: field("mutating"), total: field("total") }
+    }
+
+    /// How many counted AWS requests changed state ([`LocalAws::call_totals`]).
+    pub fn mutating_calls(&self) -> u64 {
+        self.call_totals().mutating
+    }
+
+    /// Fails one request chosen by position: the first `skip` requests that
+    /// match `filter` (from now on) go through, the next one is answered with
+    /// HTTP `status` and the AWS error `code` and `message` in its protocol's
+    /// shape, without reaching moto; later ones go through again. `filter` is
+    /// a [`RequestFilter`] or `"*"`, `"mutating"`, `"service:Operation"`.
+    /// Faulted requests are still counted. See [`LocalAws::fail_mutating_call`]
+    /// for the usual case.
+    pub fn inject_fault_at(&self, filter: impl Into<RequestFilter>, skip: u32, status: u16, code: &str, message: &str) {
+        let fault = serde_json::json!({
+            "operation": filter.into().as_wire(),
+            "skip": skip,
+            "status": status,
+            "code": code,
+            "message": message,
+            "times": 1,
+        });
+        self.facility("POST", "/_bokbasen/faults", Some(&fault.to_string()));
+    }
+
+    /// Fails the `n`-th mutating request from now on (1: the next one) with
+    /// HTTP 500 `InternalFailure`, the common error of every AWS service: how
+    /// the per-step tests stop an apply at each step in turn.
+    pub fn fail_mutating_call(&self, n: u32) {
+        assert!(n >= 1, "the first mutating call is n = 1");
+        self.inject_fault_at(
+            RequestFilter::Mutating,
+            n - 1,
+            500,
+            "InternalFailure",
+            &format!("injected by the test: mutating call {n} fails"),
+        );
+    }
+
+    /// Starts a storm (replacing any before it): every counted AWS request is,
+    /// with probability `storm.rate`, answered by one of `storm.modes`
+    /// ([`StormMode`]) instead of moto, from a random sequence seeded by
+    /// `storm.seed`, so a run making the same requests in the same order meets
+    /// the same faults. Positioned faults ([`LocalAws::inject_fault`], …) are
+    /// checked first; a request they answer is not drawn for. Requests to the
+    /// test facilities are never faulted.
+    pub fn start_storm(&self, storm: &Storm) -> StormReport {
+        let mut body = serde_json::json!({
+            "rate": storm.rate,
+            "seed": storm.seed,
+            "modes": storm.modes.iter().map(|mode| mode.as_wire()).collect::<Vec<_>>(),
+        });
+        if !storm.services.is_empty() {
+            body["services"] = serde_json::json!(storm.services);
+        }
+        StormReport::parse(&self.facility("POST", "/_bokbasen/faults/storm", Some(&body.to_string())))
+    }
+
+    /// What the storm did so far. Panics when no storm was started.
+    pub fn storm_report(&self) -> StormReport {
+        StormReport::parse(&self.facility("GET", "/_bokbasen/faults/storm", None))
+    }
+
+    /// Stops the storm; its final report. Panics when no storm was started.
+    pub fn stop_storm(&self) -> StormReport {
+        StormReport::parse(&self.facility("DELETE", "/_bokbasen/faults/storm", None))
+    }
+
+    /// Holds the `at`-th request matching `filter` from now on (1: the next
+    /// one), for tests that kill Terraform or the provider at a chosen point:
+    /// its server thread waits, while every other request is answered, until
+    /// [`LocalAws::release_hold`] (or 120 s). Then with [`HoldRelease::Apply`]
+    /// it goes on to moto (the change is made, whoever still listens), with
+    /// [`HoldRelease::Drop`] its connection is reset and moto never sees it.
+    /// Requests answered by a fault or a storm do not count. One hold at a
+    /// time: this replaces one not yet reached, and panics while a request is
+    /// held.
+    pub fn hold(&self, at: u32, filter: impl Into<RequestFilter>, release: HoldRelease) {
+        let release = match release {
+            HoldRelease::Apply => "apply",
+            HoldRelease::Drop => "drop",
+        };
+        let body = serde_json::json!({"at": at, "filter": filter.into().as_wire(), "release": release});
+        self.facility("POST", "/_bokbasen/holds", Some(&body.to_string()));
+    }
+
+    /// Whether a request is held now, and which.
+    pub fn hold_state(&self) -> HoldState {
+        let body = self.facility("GET", "/_bokbasen/holds", None);
+        let value: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("the hold state is not JSON ({e}): {body}"));
+        HoldState {
+            armed: value["armed"].as_bool().unwrap_or_default(),
+            held: value["held"].as_bool().unwrap_or_default(),
+            operation: value["operation"].as_str().map(str::to_owned),
+            seen: value["seen"].as_u64().unwrap_or_default(),
+            timed_out: value["timed_out"].as_bool().unwrap_or_default(),
+        }
+    }
+
+    /// Waits until the hold ([`LocalAws::hold`]) holds a request; its
+    /// `service:Operation`. Panics after `timeout`, saying how many matching
+    /// requests came.
+    pub fn wait_until_held(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self.hold_state();
+            if state.held {
+                return state.operation.unwrap_or_default();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "no request was held within {timeout:?}: the hold saw {} matching request(s) ({state:?})",
+                    state.seen
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Lets the held request go on as its hold said (apply or drop), or
+    /// disarms a hold not reached yet. The operation released, if one was held.
+    pub fn release_hold(&self) -> Option<String> {
+        let body = self.facility("POST", "/_bokbasen/holds/release", None);
+        let value: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("the release is not JSON ({e}): {body}"));
+        value["released"].as_str().map(str::to_owned)
     }
 
     /// One HTTP/1.1 request to the launcher's test facilities; the answer's

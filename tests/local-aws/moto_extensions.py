@@ -154,7 +154,8 @@ nothing below runs and moto checks nothing:
 Test facilities (not AWS; served on moto's own port under `/_bokbasen/`,
 which no AWS API uses and no S3 bucket can be named, since bucket names
 start with a letter or digit). They wrap moto's server application as a WSGI
-middleware, so every request passes them before moto sees it:
+middleware, so every request passes them before moto sees it; requests to
+`/_bokbasen/` are never counted, faulted or held:
 
 - Call counting. Every AWS request is counted under `service:Operation`,
   e.g. `iam:GetRole`, `codepipeline:CreatePipeline`. The service is the
@@ -171,19 +172,69 @@ middleware, so every request passes them before moto sees it:
   `{"iam:GetRole": 2, ...}`; `POST /_bokbasen/calls/reset` or
   `DELETE /_bokbasen/calls` sets them back to none. The benchmark of AWS
   calls per resource operation reads them.
+- Mutating requests. One rule (`_is_mutating`) says which counted requests
+  change state, for the count below and for faults and holds by position: an
+  operation named by AWS (JSON and query protocols) whose name starts with a
+  verb that changes state (Create, Put, Update, Modify, Delete, Attach,
+  Detach, Associate, Disassociate, Tag, Untag, Set, Schedule, Cancel, Enable,
+  Disable, Add, Remove, Register, Deregister, Start, Stop, Upload, Import,
+  Restore, Revoke, Rotate, Reset, Change, Replicate, Retry, Rollback,
+  Override, Acknowledge, Initiate, Complete, Invalidate, Label, Unlabel,
+  Send, Terminate), also after `Batch` (BatchDeleteImage; BatchGetProjects is
+  not); a REST request (S3, `METHOD /path`) by PUT, POST, DELETE or PATCH.
+  sts:AssumeRole, KMS Encrypt/Decrypt and every Get/List/Describe are not.
+  `GET /_bokbasen/calls/mutating` answers `{"mutating": N, "total": M}` since
+  the last reset of the counts.
 - Fault injection. `POST /_bokbasen/faults` with JSON
   `{"operation": "codepipeline:CreatePipeline", "status": 400,
-  "code": "ValidationException", "message": "...", "times": 1}` makes the
-  next `times` requests counted under that name (every one, when `times` is
-  left out) answer that error without reaching moto, in the error shape of
-  the request's protocol, so the SDKs read it as a service error with that
-  code: with `X-Amz-Target`, the AWS JSON shape (`{"__type": code,
-  "message": message}`, header `x-amzn-ErrorType`); otherwise the query
-  shape (`<ErrorResponse><Error><Type>Sender</Type><Code>` ... as IAM and STS
-  answer). Faulted requests are still counted. When several faults match,
-  the earliest given answers. `GET /_bokbasen/faults` lists the faults left,
-  `DELETE /_bokbasen/faults` removes them all. Tests use them to prove a
-  half-failed apply leaves no orphans.
+  "code": "ValidationException", "message": "...", "times": 1, "skip": 0}`
+  makes requests counted under that name answer that error without reaching
+  moto: the first `skip` matching requests (0 when left out) go through, then
+  the next `times` (every one, when `times` is left out) are faulted.
+  `operation` may also be `"*"` (every counted request) or `"mutating"`
+  (every mutating one), so `{"operation": "mutating", "skip": 2, "status":
+  500, "code": "InternalFailure", "times": 1}` fails exactly the third
+  mutating request from now on. The error has the shape of the request's
+  protocol, so the SDKs read it as a service error with that code: with
+  `X-Amz-Target`, the AWS JSON shape (`{"__type": code, "message": message}`,
+  header `x-amzn-ErrorType`); for S3, S3's `<Error><Code>...` (S3 API
+  reference, "Error responses"); otherwise the query shape
+  (`<ErrorResponse><Error><Type>Sender</Type><Code>` ... as IAM and STS
+  answer). Faulted requests are still counted. Every matching fault still
+  skipping counts a request; of those that skip no more, the earliest given
+  answers. `GET /_bokbasen/faults` lists the faults left, `DELETE
+  /_bokbasen/faults` removes them all (not the storm). Tests use them to prove
+  a half-failed apply leaves no orphans.
+- Storms. `POST /_bokbasen/faults/storm` with JSON `{"rate": 0.3, "seed": 7,
+  "modes": ["throttling", "internal", "unavailable", "reset"], "services":
+  ["iam", "s3"]}` (`seed` 0, every mode and every service when left out)
+  answers each counted request (of those services) with probability `rate`
+  by one mode chosen uniformly, without reaching moto. The draws come from
+  `random.Random(seed)` under the facilities' lock, so the same requests in
+  the same order meet the same faults. Modes: `throttling`, the throttling
+  error each protocol's services answer (IAM and STS `Throttling` 400, JSON
+  services `ThrottlingException` 400, S3 `SlowDown` 503); `internal`,
+  `InternalFailure` 500 (S3 `InternalError` 500); `unavailable`,
+  `ServiceUnavailable` 503; `reset`, the TCP connection reset (RST) before
+  any byte of an answer (see `_reset_connection`). Sources at `_STORM_ERRORS`.
+  A request answered by a fault above is not drawn for. `GET` answers
+  `{"active", "rate", "seed", "modes", "services", "requests" (drawn for),
+  "injected": {mode: n}, "by_operation": {"service:Operation": {"requests",
+  "injected": {mode: n}}}}`; `DELETE` stops the storm and answers its final
+  report (still readable by `GET`). Starting a storm replaces the last.
+- Holds. `POST /_bokbasen/holds` with JSON `{"at": N, "filter": "mutating",
+  "release": "drop"}` (`filter` `"*"`, `"mutating"` or `"service:Operation"`;
+  `release` `"apply"` or `"drop"`) holds the N-th matching request from now
+  on that would reach moto (faults and the storm come first): its server
+  thread waits, the facilities' lock not held, so every other request is
+  answered meanwhile, until `POST /_bokbasen/holds/release` or 120 s. Then
+  `apply` hands it to moto, which answers whoever still listens (a client
+  gone is a broken pipe werkzeug ignores); `drop` resets its connection, and
+  moto never sees it. `GET /_bokbasen/holds` answers `{"armed", "held",
+  "operation", "seen", "at", "filter", "release", "timed_out"}`. One hold at a
+  time: a new one replaces one not reached yet and is refused (409) while a
+  request is held; a release before the hold is reached disarms it. Tests use
+  them to kill Terraform or the provider at a chosen point.
 - Denials. `GET /_bokbasen/denials` lists every request refused when
   enforcing, oldest first: `[{"principal", "action", "resource", "reason",
   "notes"}]` (`resource` is "*" where only the action is checked);
@@ -201,13 +252,20 @@ without a location, once moto's CodeBuild code mentions
 does, mentions s3:DeleteObjectVersion in DeleteObjects, or evaluates bucket
 policies with a request context. The test facilities are installed by wrapping the
 application that moto's server `main` hands to werkzeug's `run_simple`; the
-launcher refuses to start if `main` no longer does so.
+launcher refuses to start if `main` no longer does so, or if werkzeug's
+request handler no longer hands the application its socket
+(`werkzeug.socket`) or no longer takes a ConnectionError from the application
+for a dropped connection, which the `reset` mode needs.
 """
 
 import inspect
 import io
 import json
+import os
+import random
 import re
+import socket
+import struct
 import sys
 import threading
 import types
@@ -219,6 +277,7 @@ from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape as xml_escape
 
 import xmltodict
+from werkzeug.serving import WSGIRequestHandler
 
 from moto.codebuild import responses as codebuild_responses
 from moto.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
@@ -1026,7 +1085,7 @@ _correct(
     _moto_versioning_root() != "VersioningConfiguration",
 )
 
-# --- Test facilities: call counting and fault injection -------------------
+# --- Test facilities: call counting, faults, storms and holds --------------
 
 _PREFIX = "/_bokbasen/"
 _NOT_COUNTED = (_PREFIX, "/moto-api/")
@@ -1034,6 +1093,54 @@ _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
 
 StartResponse = Callable[..., Any]
 Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# Which requests change state ("mutating"), the one rule faults, holds and
+# `/_bokbasen/calls/mutating` share. An operation named by AWS (JSON and query
+# protocols) is mutating when its name starts with one of these verbs followed
+# by the next word (or nothing), optionally after `Batch` (BatchDeleteImage,
+# BatchDeleteBuilds; BatchGetProjects is not). The verbs are those AWS APIs use
+# for calls that create, change or remove something, or start or stop work.
+# Left out on purpose: Get, List, Describe, Head, Batch Get, and calls that
+# change no resource: sts:AssumeRole and GetCallerIdentity (credentials only),
+# KMS Encrypt/Decrypt/GenerateDataKey (cryptography only), Simulate*, Poll*.
+_MUTATING_VERBS = (
+    "Create", "Put", "Update", "Modify", "Delete", "Attach", "Detach", "Associate", "Disassociate",
+    "Tag", "Untag", "Set", "Schedule", "Cancel", "Enable", "Disable", "Add", "Remove", "Register",
+    "Deregister", "Start", "Stop", "Upload", "Import", "Restore", "Revoke", "Rotate", "Reset", "Change",
+    "Replicate", "Retry", "Rollback", "Override", "Acknowledge", "Initiate", "Complete", "Invalidate",
+    "Label", "Unlabel", "Send", "Terminate",
+)  # fmt: skip
+_MUTATING_OPERATION = re.compile(r"^(?:Batch)?(?:" + "|".join(_MUTATING_VERBS) + r")(?=[A-Z0-9]|$)")
+# REST protocols (S3) name no operation: the method tells (RFC 9110 9.2.1: GET
+# and HEAD are safe; S3 creates, changes and deletes by PUT, POST and DELETE).
+_MUTATING_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+
+
+def _is_mutating(name: str) -> bool:
+    """Whether `service:Operation` (as counted) changes state: see above."""
+    operation = name.split(":", 1)[-1]
+    if " " in operation:  # REST: "METHOD /path"
+        return operation.split(" ", 1)[0].upper() in _MUTATING_METHODS
+    return _MUTATING_OPERATION.match(operation) is not None
+
+
+# What a fault or hold applies to: "*" (every counted request), "mutating"
+# (_is_mutating) or one "service:Operation".
+_ANY, _MUTATING = "*", "mutating"
+
+
+def _matches(request_filter: str, name: str) -> bool:
+    if request_filter == _ANY:
+        return True
+    if request_filter == _MUTATING:
+        return _is_mutating(name)
+    return request_filter == name
+
+
+def _check_filter(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not (value in (_ANY, _MUTATING) or ":" in value):
+        raise ValueError(f'"{field}" must be "*", "mutating" or "service:Operation"')
+    return value
 
 
 def _respond(
@@ -1071,6 +1178,16 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+def _read_json(environ: dict[str, Any]) -> dict[str, Any]:
+    try:
+        given = json.loads(_read_body(environ) or b"{}")
+    except ValueError as error:
+        raise ValueError(f"the body is not JSON: {error}") from None
+    if not isinstance(given, dict):
+        raise ValueError("the body is not a JSON object")
+    return given
+
+
 def _service(environ: dict[str, Any]) -> str:
     match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
     scope = match.group(1) if match else None
@@ -1098,16 +1215,44 @@ def _operation(environ: dict[str, Any]) -> str:
     return f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
 
 
-def _fault_response(environ: dict[str, Any], start_response: StartResponse, fault: dict[str, Any]) -> list[bytes]:
-    request_id = str(uuid.uuid4())
-    status, code, message = fault["status"], fault["code"], fault["message"]
+def _protocol(environ: dict[str, Any], name: str) -> str:
+    """The request's AWS protocol, which decides the shape of its errors."""
     if environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"  # awsJson1_0/1_1: CodeBuild, CodePipeline, ECR, SSM, KMS
+    service, operation = name.split(":", 1)
+    if " " not in operation:
+        return "query"  # named by Action: IAM, STS
+    return "s3" if service == "s3" else "rest-json"
+
+
+def _error_response(
+    environ: dict[str, Any], start_response: StartResponse, name: str, status: int, code: str, message: str
+) -> list[bytes]:
+    """An AWS error in the shape of the request's protocol, so the SDKs read
+    it as that service's error with that code."""
+    request_id = str(uuid.uuid4())
+    protocol = _protocol(environ, name)
+    if protocol in ("json", "rest-json"):
+        # Smithy awsJson1_x / restJson1 error serialization: `__type` and the
+        # x-amzn-ErrorType header.
         content_type = environ.get("CONTENT_TYPE", "")
-        if not content_type.startswith("application/x-amz-json"):
+        if protocol == "rest-json":
+            content_type = "application/json"
+        elif not content_type.startswith("application/x-amz-json"):
             content_type = "application/x-amz-json-1.1"
         body = json.dumps({"__type": code, "message": message}).encode("utf-8")
         headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
+    elif protocol == "s3":
+        # S3 API reference, "Error responses" (REST error responses): a bare
+        # <Error> root, as the SDKs' S3 parsers expect (no <ErrorResponse>).
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{xml_escape(code)}</Code><Message>{xml_escape(message)}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode("utf-8")
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
     else:
+        # Smithy awsQuery protocol, operation error serialization.
         kind = "Sender" if status < 500 else "Receiver"
         body = (
             f"<ErrorResponse><Error><Type>{kind}</Type><Code>{xml_escape(code)}</Code>"
@@ -1118,17 +1263,41 @@ def _fault_response(environ: dict[str, Any], start_response: StartResponse, faul
     return _respond(start_response, status, body, headers)
 
 
-def _parse_fault(raw: bytes) -> dict[str, Any]:
+def _reset_connection(environ: dict[str, Any]) -> list[bytes]:
+    """Resets the request's TCP connection (RST, no response byte) and ends
+    the request without writing.
+
+    Closing a TCP socket whose SO_LINGER is on with a zero timeout aborts the
+    connection: the kernel sends RST instead of FIN (socket(7), SO_LINGER;
+    tcp(7)). But werkzeug's handler owns the socket and its buffered reader,
+    and Python only really closes a socket once those let go of it; a plain
+    shutdown() sends FIN, which clients see as a clean close ("Remote end
+    closed connection without response"), not a reset. So the connection's
+    file descriptor is replaced in place (dup2) by one end of a socketpair
+    whose other end is closed: dup2 closes the last descriptor of the TCP
+    socket (so the RST goes out now), and whatever werkzeug does with its
+    socket afterwards reads end-of-file or fails with a broken pipe, both of
+    which it takes for a client that went away, writing nothing. Raising
+    ConnectionResetError then makes werkzeug's run_wsgi call
+    `connection_dropped` instead of answering 500.
+    """
+    connection = environ.get("werkzeug.socket")
+    if not isinstance(connection, socket.socket):
+        raise RuntimeError("werkzeug no longer hands the request's socket to the application (werkzeug.socket)")
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    spare, gone = socket.socketpair()
+    gone.close()
     try:
-        given = json.loads(raw or b"{}")
-    except ValueError as error:
-        raise ValueError(f"the body is not JSON: {error}") from None
-    if not isinstance(given, dict):
-        raise ValueError("the body is not a JSON object")
+        os.dup2(spare.fileno(), connection.fileno())
+    finally:
+        spare.close()
+    raise ConnectionResetError("bokbasen test facilities: connection reset on purpose")
+
+
+def _parse_fault(given: dict[str, Any]) -> dict[str, Any]:
     operation, status, code = given.get("operation"), given.get("status"), given.get("code")
-    message, times = given.get("message", ""), given.get("times")
-    if not isinstance(operation, str) or ":" not in operation:
-        raise ValueError('"operation" must be "service:Operation"')
+    message, times, skip = given.get("message", ""), given.get("times"), given.get("skip", 0)
+    _check_filter(operation, "operation")
     if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
         raise ValueError('"status" must be an HTTP error status (400-599)')
     if not isinstance(code, str) or not code:
@@ -1137,7 +1306,142 @@ def _parse_fault(raw: bytes) -> dict[str, Any]:
         raise ValueError('"message" must be a string')
     if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
         raise ValueError('"times" must be a positive integer, or left out for every matching request')
-    return {"operation": operation, "status": status, "code": code, "message": message, "times": times}
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise ValueError('"skip" must be a non-negative integer')
+    return {"operation": operation, "status": status, "code": code, "message": message, "times": times, "skip": skip}
+
+
+# --- Storms ------------------------------------------------------------------
+#
+# The error each mode answers, by protocol: (HTTP status, code, message).
+# Sources:
+# - Throttling. IAM and STS (query protocol) answer `Throttling`, HTTP 400,
+#   "Rate exceeded" (AWS re:Post knowledge center, "How can I resolve API
+#   throttling or 'Rate exceeded' errors for IAM and AWS STS?",
+#   https://repost.aws/knowledge-center/iam-sts-throttling-error). The JSON
+#   services answer `ThrottlingException`, HTTP 400 (e.g. Systems Manager and
+#   CodeBuild API references, "Common Errors"). S3 answers `SlowDown`, HTTP
+#   503, "Please reduce your request rate." (S3 API reference, "Error
+#   responses", list of error codes). All three are in the throttling codes
+#   the AWS SDK for Rust retries as throttling (smithy-lang/smithy-rs,
+#   aws/rust-runtime/aws-runtime/src/retries/classifiers.rs,
+#   `THROTTLING_ERRORS`; botocore's standard retry mode has the same codes).
+# - Internal. `InternalFailure`, HTTP 500, "The request processing has failed
+#   because of an unknown error, exception or failure" is the common error of
+#   every query and JSON service (IAM, SSM, CodeBuild ... API references,
+#   "Common Errors"); S3 answers `InternalError`, HTTP 500 (S3 API reference,
+#   "Error responses"; S3 user guide, "Amazon S3 error best practices").
+# - Unavailable. `ServiceUnavailable`, HTTP 503 ("Common Errors"; S3 "Error
+#   responses": "Reduce your request rate", 503 ServiceUnavailable).
+_STORM_MODES = ("throttling", "internal", "unavailable", "reset")
+_STORM_ERRORS: dict[str, dict[str, tuple[int, str, str]]] = {
+    "throttling": {
+        "query": (400, "Throttling", "Rate exceeded"),
+        "json": (400, "ThrottlingException", "Rate exceeded"),
+        "rest-json": (400, "ThrottlingException", "Rate exceeded"),
+        "s3": (503, "SlowDown", "Please reduce your request rate."),
+    },
+    "internal": {
+        "query": (500, "InternalFailure", "The request processing has failed because of an unknown error."),
+        "json": (500, "InternalFailure", "The request processing has failed because of an unknown error."),
+        "rest-json": (500, "InternalFailure", "The request processing has failed because of an unknown error."),
+        "s3": (500, "InternalError", "We encountered an internal error. Please try again."),
+    },
+    "unavailable": {
+        protocol: (503, "ServiceUnavailable", "Service is unable to handle request.")
+        for protocol in ("query", "json", "rest-json", "s3")
+    },
+}
+
+
+class _Storm:
+    """Faults at a rate: see the module docstring. Drawn under the
+    facilities' lock, so one seed gives one sequence for one request order."""
+
+    def __init__(self, given: dict[str, Any]) -> None:
+        rate, seed = given.get("rate"), given.get("seed", 0)
+        modes, services = given.get("modes", list(_STORM_MODES)), given.get("services")
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+            raise ValueError('"rate" must be a number from 0 to 1')
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError('"seed" must be an integer')
+        if not isinstance(modes, list) or not modes or any(mode not in _STORM_MODES for mode in modes):
+            raise ValueError(f'"modes" must be a non-empty list of {list(_STORM_MODES)}')
+        if services is not None and (
+            not isinstance(services, list) or not all(isinstance(service, str) for service in services)
+        ):
+            raise ValueError('"services" must be a list of service names (SigV4 signing names), or left out')
+        self.rate, self.seed, self.modes, self.services = float(rate), seed, list(modes), services
+        self.random = random.Random(seed)
+        self.active = True
+        self.requests = 0
+        self.injected: Counter[str] = Counter()
+        self.by_operation: dict[str, dict[str, Any]] = {}
+
+    def draw(self, service: str, name: str) -> str | None:
+        """The mode this request is answered by, or None to let it through."""
+        if not self.active or (self.services is not None and service not in self.services):
+            return None
+        self.requests += 1
+        entry = self.by_operation.setdefault(
+            name, {"requests": 0, "injected": {mode: 0 for mode in _STORM_MODES}}
+        )
+        entry["requests"] += 1
+        if self.random.random() >= self.rate:
+            return None
+        mode = self.random.choice(self.modes)
+        self.injected[mode] += 1
+        entry["injected"][mode] += 1
+        return mode
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "rate": self.rate,
+            "seed": self.seed,
+            "modes": self.modes,
+            "services": self.services,
+            "requests": self.requests,
+            "injected": {mode: self.injected[mode] for mode in _STORM_MODES},
+            "by_operation": json.loads(json.dumps(self.by_operation)),  # a copy, taken under the lock
+        }
+
+
+# --- Holds -------------------------------------------------------------------
+
+# How long a held request waits for its release before going on as told: long
+# enough for a test to kill Terraform and look, short enough that a test that
+# forgets to release does not keep a server thread for ever.
+_HOLD_TIMEOUT_SECONDS = 120.0
+
+
+class _Hold:
+    def __init__(self, given: dict[str, Any]) -> None:
+        at, request_filter, release = given.get("at"), given.get("filter", _MUTATING), given.get("release")
+        if not isinstance(at, int) or isinstance(at, bool) or at < 1:
+            raise ValueError('"at" must be a positive integer (1: the next matching request)')
+        _check_filter(request_filter, "filter")
+        if release not in ("apply", "drop"):
+            raise ValueError('"release" must be "apply" (go on to moto) or "drop" (reset the connection)')
+        self.at, self.filter, self.release = at, request_filter, release
+        self.seen = 0
+        self.operation: str | None = None
+        self.held = False
+        self.done = False
+        self.timed_out = False
+        self.released = threading.Event()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "armed": not self.done and not self.held,
+            "held": self.held,
+            "operation": self.operation,
+            "seen": self.seen,
+            "at": self.at,
+            "filter": self.filter,
+            "release": self.release,
+            "timed_out": self.timed_out,
+        }
 
 
 class _Facilities:
@@ -1145,9 +1449,12 @@ class _Facilities:
 
     def __init__(self, app: Wsgi) -> None:
         self.app = app
-        self.lock = threading.Lock()  # moto's server is threaded
+        # moto's server is threaded. Never held while a request waits (holds).
+        self.lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.faults: list[dict[str, Any]] = []
+        self.storm: _Storm | None = None
+        self.hold: _Hold | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -1157,48 +1464,130 @@ class _Facilities:
             return self.serve(environ, start_response, path[len(_PREFIX) :].strip("/"))
         if path.startswith(_NOT_COUNTED):
             return self.app(environ, start_response)
-        name = f"{_service(environ)}:{_operation(environ)}"
+        service = _service(environ)
+        name = f"{service}:{_operation(environ)}"
+        storm_mode, hold = None, None
         with self.lock:
             self.calls[name] += 1
-            fault = next((fault for fault in self.faults if fault["operation"] == name), None)
-            if fault is not None and fault["times"] is not None:
-                fault["times"] -= 1
-                if fault["times"] == 0:
-                    self.faults.remove(fault)
-            fault = dict(fault) if fault is not None else None
+            fault = self.take_fault(name)
+            if fault is None and self.storm is not None:
+                storm_mode = self.storm.draw(service, name)
+            if fault is None and storm_mode is None:
+                hold = self.reach_hold(name)
         if fault is not None:
-            return _fault_response(environ, start_response, fault)
+            return _error_response(environ, start_response, name, fault["status"], fault["code"], fault["message"])
+        if storm_mode == "reset":
+            return _reset_connection(environ)
+        if storm_mode is not None:
+            status, code, message = _STORM_ERRORS[storm_mode][_protocol(environ, name)]
+            return _error_response(environ, start_response, name, status, code, message)
+        if hold is not None:
+            # Outside the lock: every other request goes on meanwhile.
+            released = hold.released.wait(_HOLD_TIMEOUT_SECONDS)
+            with self.lock:
+                hold.held, hold.done, hold.timed_out = False, True, not released
+            if hold.release == "drop":
+                return _reset_connection(environ)
+            # "apply": moto answers whoever still listens; werkzeug takes a
+            # broken pipe for a client that went away.
         return self.app(environ, start_response)
+
+    def take_fault(self, name: str) -> dict[str, Any] | None:
+        """The fault that answers this request, if any (under the lock).
+
+        Every matching fault still skipping counts the request; the earliest
+        given that skips no more answers it."""
+        chosen = None
+        for fault in self.faults:
+            if not _matches(fault["operation"], name):
+                continue
+            if fault["skip"] > 0:
+                fault["skip"] -= 1
+            elif chosen is None:
+                chosen = fault
+        if chosen is not None and chosen["times"] is not None:
+            chosen["times"] -= 1
+            if chosen["times"] == 0:
+                self.faults.remove(chosen)
+        return dict(chosen) if chosen is not None else None
+
+    def reach_hold(self, name: str) -> _Hold | None:
+        """The hold this request is held by, if it is the one (under the lock)."""
+        hold = self.hold
+        if hold is None or hold.done or hold.held or not _matches(hold.filter, name):
+            return None
+        hold.seen += 1
+        if hold.seen < hold.at:
+            return None
+        hold.held, hold.operation = True, name
+        return hold
 
     def serve(self, environ: dict[str, Any], start_response: StartResponse, route: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            answer = self.route(environ, method, route)
+        except ValueError as error:
+            return _respond_json(start_response, 400, {"error": str(error)})
+        if answer is None:
+            return _respond_json(start_response, 404, {"error": f"no {method} {_PREFIX}{route}"})
+        status, value = answer
+        return _respond_json(start_response, status, value)
+
+    def route(self, environ: dict[str, Any], method: str, route: str) -> tuple[int, Any] | None:
+        # Bodies are read before taking the lock: a slow client must not stop the endpoint.
+        given = _read_json(environ) if method == "POST" and route in ("faults", "faults/storm", "holds") else {}
         with self.lock:
             if route == "calls" and method == "GET":
-                return _respond_json(start_response, 200, dict(sorted(self.calls.items())))
+                return 200, dict(sorted(self.calls.items()))
+            if route == "calls/mutating" and method == "GET":
+                mutating = sum(count for name, count in self.calls.items() if _is_mutating(name))
+                return 200, {"mutating": mutating, "total": sum(self.calls.values())}
             if (route == "calls" and method == "DELETE") or (route == "calls/reset" and method == "POST"):
                 self.calls.clear()
-                return _respond_json(start_response, 200, {})
+                return 200, {}
             if route == "faults" and method == "GET":
-                return _respond_json(start_response, 200, list(self.faults))
+                return 200, [dict(fault) for fault in self.faults]
             if route == "faults" and method == "DELETE":
                 self.faults.clear()
-                return _respond_json(start_response, 200, {})
+                return 200, {}
+            if route == "faults" and method == "POST":
+                fault = _parse_fault(given)
+                self.faults.append(fault)
+                return 200, dict(fault)
+            if route == "faults/storm" and method == "POST":
+                self.storm = _Storm(given)
+                return 200, self.storm.report()
+            if route == "faults/storm" and method in ("GET", "DELETE"):
+                if self.storm is None:
+                    return 404, {"error": "no storm was started"}
+                if method == "DELETE":
+                    self.storm.active = False
+                return 200, self.storm.report()
+            if route == "holds" and method == "GET":
+                if self.hold is None:
+                    return 200, {"armed": False, "held": False, "operation": None, "seen": 0}
+                return 200, self.hold.state()
+            if route == "holds" and method == "POST":
+                if self.hold is not None and self.hold.held:
+                    return 409, {"error": f"a request is held ({self.hold.operation}): release it first"}
+                self.hold = _Hold(given)
+                return 200, self.hold.state()
+            if route == "holds/release" and method == "POST":
+                hold = self.hold
+                if hold is None:
+                    return 200, {"released": None}
+                released = hold.operation if hold.held else None
+                hold.held, hold.done = False, True  # an armed hold not reached yet is disarmed
+                hold.released.set()
+                return 200, {"released": released}
         if route == "denials" and method == "GET":
             with _denials_lock:
-                return _respond_json(start_response, 200, list(_denials))
+                return 200, list(_denials)
         if route == "denials" and method == "DELETE":
             with _denials_lock:
                 _denials.clear()
-            return _respond_json(start_response, 200, {})
-        if route == "faults" and method == "POST":
-            try:
-                fault = _parse_fault(_read_body(environ))
-            except ValueError as error:
-                return _respond_json(start_response, 400, {"error": str(error)})
-            with self.lock:
-                self.faults.append(fault)
-            return _respond_json(start_response, 200, fault)
-        return _respond_json(start_response, 404, {"error": f"no {method} {_PREFIX}{route}"})
+            return 200, {}
+        return None
 
 
 _werkzeug_run_simple = moto_server.run_simple
@@ -1210,6 +1599,12 @@ def _run_simple(hostname: str, port: int, application: Wsgi, *args: Any, **kwarg
 
 if "run_simple(" not in inspect.getsource(moto_server.main):
     sys.exit(f"moto's server main no longer calls run_simple: install the test facilities of {__file__} anew")
+# The `reset` mode needs werkzeug to hand the application its socket and to
+# take a ConnectionError from the application for a dropped connection.
+if '"werkzeug.socket"' not in inspect.getsource(WSGIRequestHandler.make_environ) or (
+    "connection_dropped" not in inspect.getsource(WSGIRequestHandler.run_wsgi)
+):
+    sys.exit(f"werkzeug's request handler changed: check _reset_connection in {__file__}")
 moto_server.run_simple = _run_simple
 
 if __name__ == "__main__":

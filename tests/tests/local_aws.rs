@@ -3,13 +3,17 @@
 //! adds to moto, its corrections to CreateProject (`CODEPIPELINE` without a
 //! location) and BatchGetProjects (`projectsNotFound`), separate state per
 //! account through `AssumeRole`, and the launcher's test facilities: call
-//! counting and fault injection. These are tests of the launcher itself, so
+//! counting (all and mutating), fault injection by operation and by position,
+//! storms (throttling, 5xx, connection resets at a seeded rate) and holds. These are tests of the launcher itself, so
 //! they run against moto without authorization (`start_permissive`);
 //! `tests/enforcing.rs` tests the launcher's authorization.
 
 use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 
-use bokbasen_e2e::local_aws::DEFAULT_ACCOUNT;
+use bokbasen_e2e::local_aws::{CallTotals, HoldRelease, RequestFilter, Storm, StormCounts, StormMode, DEFAULT_ACCOUNT};
 use bokbasen_e2e::LocalAws;
 
 const OTHER_ACCOUNT: &str = "222222222222";
@@ -290,4 +294,317 @@ print(json.dumps({
     assert_eq!(cleared["create"], serde_json::Value::Null, "cleared: the create reaches moto: {cleared}");
     assert_eq!(cleared["roles"], serde_json::json!(["bokbasen-build"]), "{cleared}");
     assert_eq!(aws.calls()["iam:CreateRole"], 3, "{:?}", aws.calls());
+}
+
+/// `outcome(call)`: "ok", "CODE STATUS" for an AWS error, "reset" when the
+/// connection was reset (RST) before an answer, "closed: ..." for any other
+/// connection failure (e.g. a clean close), so a test tells them apart.
+const OUTCOME: &str = r#"
+from botocore.exceptions import ConnectionClosedError
+
+def outcome(call):
+    try:
+        call()
+        return "ok"
+    except ClientError as error:
+        return f'{error.response["Error"]["Code"]} {error.response["ResponseMetadata"]["HTTPStatusCode"]}'
+    except ConnectionClosedError as error:
+        # botocore wraps urllib3's ProtocolError("Connection aborted.", cause).
+        cause = error.kwargs.get("error")
+        inner = cause.args[-1] if cause is not None and cause.args else cause
+        return "reset" if isinstance(inner, ConnectionResetError) else f"closed: {cause!r}"
+"#;
+
+#[test]
+fn mutating_calls_are_counted_by_the_one_rule() {
+    // Permissive: counts from the very first request (enforcing set-up makes some).
+    let aws = LocalAws::start_permissive();
+    assert_eq!(aws.call_totals(), CallTotals { mutating: 0, total: 0 });
+    aws.boto3(
+        r#"
+iam, ssm, ecr, s3, sts = (client(name) for name in ["iam", "ssm", "ecr", "s3", "sts"])
+iam.create_role(RoleName="bokbasen-build", AssumeRolePolicyDocument="{}")      # mutating
+iam.get_role(RoleName="bokbasen-build")
+iam.list_roles()
+iam.tag_role(RoleName="bokbasen-build", Tags=[{"Key": "k", "Value": "v"}])      # mutating
+ssm.put_parameter(Name="/config/a", Value="1", Type="String")                    # mutating
+ssm.get_parameter(Name="/config/a")
+ecr.create_repository(repositoryName="bokbasen")                                 # mutating
+ecr.batch_get_image(repositoryName="bokbasen", imageIds=[{"imageTag": "x"}])
+ecr.batch_delete_image(repositoryName="bokbasen", imageIds=[{"imageTag": "x"}])  # mutating: Batch + Delete
+sts.get_caller_identity()
+sts.assume_role(RoleArn="arn:aws:iam::222222222222:role/x", RoleSessionName="session")  # credentials only
+s3.create_bucket(Bucket="bokbasen-a", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})  # PUT
+s3.head_bucket(Bucket="bokbasen-a")
+s3.put_object(Bucket="bokbasen-a", Key="k", Body=b"x")                           # PUT
+s3.list_objects_v2(Bucket="bokbasen-a")
+s3.delete_objects(Bucket="bokbasen-a", Delete={"Objects": [{"Key": "k"}]})       # POST
+print(json.dumps({}))
+"#,
+    );
+    let calls = aws.calls();
+    assert_eq!(calls.values().sum::<u64>(), 16, "{calls:?}");
+    assert_eq!(aws.call_totals(), CallTotals { mutating: 8, total: 16 }, "{calls:?}");
+    assert_eq!(aws.mutating_calls(), 8);
+
+    aws.reset_calls();
+    assert_eq!(aws.call_totals(), CallTotals { mutating: 0, total: 0 }, "reset forgets both");
+}
+
+#[test]
+fn fault_at_a_position_fails_exactly_that_request() {
+    // Permissive: the launcher's faults, before any authorization.
+    let aws = LocalAws::start_permissive();
+    // The third mutating request from now on (two let through).
+    aws.fail_mutating_call(3);
+    let script = format!(
+        r#"{OUTCOME}
+iam, ssm, s3 = (client(name, attempts=1) for name in ["iam", "ssm", "s3"])
+where = {{"LocationConstraint": "eu-north-1"}}
+steps = [
+    ("iam:ListRoles", lambda: iam.list_roles()),
+    ("iam:CreateRole", lambda: iam.create_role(RoleName="bokbasen-build", AssumeRolePolicyDocument="{{}}")),
+    ("ssm:GetParametersByPath", lambda: ssm.get_parameters_by_path(Path="/config")),
+    ("ssm:PutParameter", lambda: ssm.put_parameter(Name="/config/a", Value="1", Type="String")),
+    ("s3:ListBuckets", lambda: s3.list_buckets()),
+    ("s3:CreateBucket one", lambda: s3.create_bucket(Bucket="bokbasen-one", CreateBucketConfiguration=where)),
+    ("s3:CreateBucket two", lambda: s3.create_bucket(Bucket="bokbasen-two", CreateBucketConfiguration=where)),
+    ("ssm:PutParameter b", lambda: ssm.put_parameter(Name="/config/b", Value="2", Type="String")),
+]
+print(json.dumps({{
+    "steps": {{name: outcome(call) for name, call in steps}},
+    "buckets": [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]],
+}}))
+"#
+    );
+    let result = aws.boto3(&script);
+    let failed: Vec<(&String, &serde_json::Value)> =
+        result["steps"].as_object().expect("steps").iter().filter(|(_, outcome)| *outcome != "ok").collect();
+    assert_eq!(
+        failed,
+        vec![(&"s3:CreateBucket one".to_owned(), &serde_json::json!("InternalFailure 500"))],
+        "only the third mutating request fails, with the error S3's parser reads: {result}"
+    );
+    assert_eq!(
+        result["buckets"],
+        serde_json::json!(["bokbasen-two"]),
+        "the faulted create never reached moto; the next one did: {result}"
+    );
+
+    // "*": every counted request, reads too; skip 1 fails the second.
+    aws.inject_fault_at("*", 1, 503, "ServiceUnavailable", "injected by the test");
+    let result = aws.boto3(&format!(
+        r#"{OUTCOME}
+iam = client("iam", attempts=1)
+print(json.dumps([outcome(lambda: iam.list_roles()) for _ in range(3)]))
+"#
+    ));
+    assert_eq!(result, serde_json::json!(["ok", "ServiceUnavailable 503", "ok"]), "{result}");
+}
+
+/// Round-robin over the three protocols (query, JSON, S3 REST), no retries:
+/// the outcome of each request, in order.
+const STORM_RUN: &str = r#"
+sts, codepipeline, s3 = (client(name, attempts=1) for name in ["sts", "codepipeline", "s3"])
+calls = [
+    ("sts", lambda: sts.get_caller_identity()),
+    ("codepipeline", lambda: codepipeline.list_pipelines()),
+    ("s3", lambda: s3.list_buckets()),
+]
+print(json.dumps([[service, outcome(call)] for service, call in (calls[i % 3] for i in range(300))]))
+"#;
+
+/// The storm mode a client outcome shows, given the service that answered:
+/// each protocol's own codes.
+fn storm_mode_seen(service: &str, outcome: &str) -> Option<StormMode> {
+    match (service, outcome) {
+        (_, "ok") => None,
+        ("sts", "Throttling 400") | ("codepipeline", "ThrottlingException 400") | ("s3", "SlowDown 503") => {
+            Some(StormMode::Throttling)
+        }
+        ("sts" | "codepipeline", "InternalFailure 500") | ("s3", "InternalError 500") => Some(StormMode::Internal),
+        (_, "ServiceUnavailable 503") => Some(StormMode::Unavailable),
+        (_, "reset") => Some(StormMode::Reset),
+        _ => panic!("{service} answered {outcome:?}, which is no storm mode's error for it"),
+    }
+}
+
+#[test]
+fn storm_faults_at_its_rate_as_each_service_would_and_repeats_for_a_seed() {
+    // Permissive: the launcher's storm, before any authorization.
+    let aws = LocalAws::start_permissive();
+    let script = format!("{OUTCOME}\n{STORM_RUN}");
+    let started = aws.start_storm(&Storm::new(0.3, 7));
+    assert!(started.active && started.requests == 0, "{started:?}");
+    let first = aws.boto3(&script);
+    let report = aws.stop_storm();
+    assert!(!report.active, "{report:?}");
+    assert_eq!(report.requests, 300, "{report:?}");
+
+    let outcomes: Vec<(String, String)> = serde_json::from_value(first.clone()).expect("pairs");
+    let mut seen = StormCounts::default();
+    for (service, outcome) in &outcomes {
+        match storm_mode_seen(service, outcome) {
+            Some(StormMode::Throttling) => seen.throttling += 1,
+            Some(StormMode::Internal) => seen.internal += 1,
+            Some(StormMode::Unavailable) => seen.unavailable += 1,
+            Some(StormMode::Reset) => seen.reset += 1,
+            None => {}
+        }
+    }
+    assert_eq!(seen, report.injected, "the report counts what the client saw");
+    assert!((60..=120).contains(&seen.total()), "rate 0.3 of 300 requests is about 90 faults: {seen:?}");
+    for mode in StormMode::ALL {
+        assert!(seen.get(mode) >= 10, "each mode about a quarter of the faults: {mode:?} in {seen:?}");
+    }
+    // Each protocol met each of its errors (not only one service's shape).
+    for service in ["sts", "codepipeline", "s3"] {
+        let faulted = outcomes.iter().filter(|(s, o)| s == service && o != "ok").count();
+        assert!(faulted >= 15, "{service} faulted {faulted} times of 100");
+    }
+    let per_operation: Vec<u64> = report.by_operation.values().map(|(requests, _)| *requests).collect();
+    assert_eq!(per_operation, vec![100, 100, 100], "{:?}", report.by_operation);
+    let by_operation_total: u64 = report.by_operation.values().map(|(_, counts)| counts.total()).sum();
+    assert_eq!(by_operation_total, report.injected.total(), "{:?}", report.by_operation);
+    assert_eq!(
+        aws.calls().values().sum::<u64>(),
+        300,
+        "faulted requests are counted; reset ones too, and botocore did not retry"
+    );
+
+    // The same seed and the same requests: the same faults, in the same places.
+    aws.start_storm(&Storm::new(0.3, 7));
+    assert_eq!(aws.boto3(&script), first, "a seed repeats its storm");
+    aws.start_storm(&Storm::new(0.3, 8));
+    assert_ne!(aws.boto3(&script), first, "another seed, another storm");
+    assert_eq!(aws.stop_storm().requests, 300);
+}
+
+#[test]
+fn storm_limited_to_services_leaves_the_others_and_the_facilities_alone() {
+    // Permissive: the launcher's storm, before any authorization.
+    let aws = LocalAws::start_permissive();
+    aws.start_storm(&Storm::new(1.0, 1).modes(&[StormMode::Throttling]).services(&["iam"]));
+    let result = aws.boto3(&format!(
+        r#"{OUTCOME}
+iam, codepipeline = client("iam", attempts=1), client("codepipeline", attempts=1)
+print(json.dumps({{
+    "iam": [outcome(lambda: iam.list_roles()) for _ in range(5)],
+    "codepipeline": [outcome(lambda: codepipeline.list_pipelines()) for _ in range(5)],
+}}))
+"#
+    ));
+    assert_eq!(result["iam"], serde_json::json!(vec!["Throttling 400"; 5]), "{result}");
+    assert_eq!(result["codepipeline"], serde_json::json!(vec!["ok"; 5]), "{result}");
+    // Even at rate 1 the facilities answer (these very calls prove it).
+    let report = aws.storm_report();
+    assert_eq!((report.requests, report.injected.throttling), (5, 5), "{report:?}");
+    assert_eq!(report.services, vec!["iam".to_owned()]);
+    assert_eq!(report.by_operation.keys().collect::<Vec<_>>(), vec!["iam:ListRoles"]);
+}
+
+#[test]
+fn storm_reset_is_a_tcp_reset_before_any_answer_byte() {
+    // Permissive: the launcher's storm, before any authorization.
+    let aws = LocalAws::start_permissive();
+    aws.start_storm(&Storm::new(1.0, 1).modes(&[StormMode::Reset]));
+
+    // A raw client: the read fails with ECONNRESET, not end-of-file (a clean close).
+    let mut stream = TcpStream::connect(("127.0.0.1", aws.port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").expect("send");
+    let mut answer = Vec::new();
+    let error = stream.read_to_end(&mut answer).expect_err("the connection is reset, not closed");
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    assert!(answer.is_empty(), "no byte of an answer: {:?}", String::from_utf8_lossy(&answer));
+
+    // botocore sees a reset too, and moto never saw the request.
+    let result = aws.boto3(&format!(
+        r#"{OUTCOME}
+s3 = client("s3", attempts=1)
+print(json.dumps(outcome(lambda: s3.create_bucket(
+    Bucket="bokbasen-reset", CreateBucketConfiguration={{"LocationConstraint": "eu-north-1"}}))))
+"#
+    ));
+    assert_eq!(result, "reset", "{result}");
+    assert_eq!(aws.stop_storm().injected, StormCounts { reset: 2, ..StormCounts::default() });
+    let buckets = aws.boto3(r#"print(json.dumps([b["Name"] for b in client("s3").list_buckets()["Buckets"]]))"#);
+    assert_eq!(buckets, serde_json::json!([]), "the reset create never reached moto");
+}
+
+const BUCKET_SETUP: &str = r#"
+s3 = client("s3", attempts=1)
+s3.create_bucket(Bucket="bokbasen-held", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+print(json.dumps({}))
+"#;
+
+const LIST_KEYS: &str = r#"
+print(json.dumps([o["Key"] for o in client("s3").list_objects_v2(Bucket="bokbasen-held").get("Contents", [])]))
+"#;
+
+#[test]
+fn hold_then_drop_keeps_the_request_from_moto_while_others_answer() {
+    // Permissive: the launcher's holds, before any authorization.
+    let aws = LocalAws::start_permissive();
+    aws.boto3(BUCKET_SETUP);
+    // The second mutating request from now on: the first put goes through.
+    aws.hold(2, RequestFilter::Mutating, HoldRelease::Drop);
+    std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            aws.boto3(&format!(
+                r#"{OUTCOME}
+s3 = client("s3", attempts=1)
+print(json.dumps([
+    outcome(lambda: s3.put_object(Bucket="bokbasen-held", Key="first", Body=b"1")),
+    outcome(lambda: s3.put_object(Bucket="bokbasen-held", Key="held", Body=b"2")),
+]))
+"#
+            ))
+        });
+        let held = aws.wait_until_held(Duration::from_secs(30));
+        assert_eq!(held, "s3:PUT /bokbasen-held/held");
+        // Meanwhile reads and later mutating requests are answered.
+        let meanwhile = aws.boto3(&format!(
+            r#"{OUTCOME}
+print(json.dumps({{
+    "keys": [o["Key"] for o in client("s3").list_objects_v2(Bucket="bokbasen-held").get("Contents", [])],
+    "roles": outcome(lambda: client("iam", attempts=1).list_roles()),
+    "put": outcome(lambda: client("ssm", attempts=1).put_parameter(Name="/config/a", Value="1", Type="String")),
+}}))
+"#
+        ));
+        assert_eq!(meanwhile, serde_json::json!({"keys": ["first"], "roles": "ok", "put": "ok"}), "{meanwhile}");
+        let state = aws.hold_state();
+        assert!(state.held && state.seen == 2, "{state:?}");
+
+        assert_eq!(aws.release_hold().as_deref(), Some(held.as_str()));
+        let outcomes = client.join().expect("the client script");
+        assert_eq!(outcomes, serde_json::json!(["ok", "reset"]), "drop resets the held connection");
+    });
+    assert_eq!(aws.boto3(LIST_KEYS), serde_json::json!(["first"]), "the dropped put never reached moto");
+    let state = aws.hold_state();
+    assert!(!state.held && !state.armed && !state.timed_out, "{state:?}");
+}
+
+#[test]
+fn hold_then_apply_lets_the_held_request_reach_moto() {
+    // Permissive: the launcher's holds, before any authorization.
+    let aws = LocalAws::start_permissive();
+    aws.boto3(BUCKET_SETUP);
+    aws.hold(1, "s3:PUT /bokbasen-held/held", HoldRelease::Apply);
+    std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            aws.boto3(&format!(
+                r#"{OUTCOME}
+s3 = client("s3", attempts=1)
+print(json.dumps(outcome(lambda: s3.put_object(Bucket="bokbasen-held", Key="held", Body=b"2"))))
+"#
+            ))
+        });
+        assert_eq!(aws.wait_until_held(Duration::from_secs(30)), "s3:PUT /bokbasen-held/held");
+        assert_eq!(aws.boto3(LIST_KEYS), serde_json::json!([]), "held: moto has not seen the put yet");
+        aws.release_hold();
+        assert_eq!(client.join().expect("the client script"), "ok", "apply: moto answers the client");
+    });
+    assert_eq!(aws.boto3(LIST_KEYS), serde_json::json!(["held"]), "the applied put reached moto");
 }
