@@ -123,3 +123,30 @@ async fn controller_shutdown_ends_the_process_cleanly() {
         status.unwrap_or_else(|| panic!("still running {GENEROUS:?} after Shutdown; stderr: {}", plugin.stderr()));
     assert!(status.success(), "exited with {status}; stderr: {}", plugin.stderr());
 }
+
+/// A Terraform killed outright cannot call Shutdown: its provider, left
+/// behind, stops by itself instead of changing AWS for nobody.
+#[test]
+fn a_provider_whose_terraform_is_gone_stops() {
+    let client = ClientIdentity::generate();
+    // A stand-in for Terraform: starts the provider, says its process id, and dies without a word to it.
+    let parent = std::process::Command::new("sh")
+        .args(["-c", "\"$0\" >/dev/null 2>&1 & echo $!; sleep 1", support::BINARY])
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5")
+        .env("PLUGIN_CLIENT_CERT", &client.pem)
+        .output()
+        .expect("run the stand-in");
+    let pid = String::from_utf8_lossy(&parent.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "the provider's process id: {parent:?}");
+    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let deadline = std::time::Instant::now() + GENEROUS;
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stopped = !alive();
+    if !stopped {
+        let _ = std::process::Command::new("kill").args(["-9", &pid]).status();
+    }
+    assert!(stopped, "the orphaned provider {pid} still runs");
+}

@@ -63,6 +63,8 @@ pub async fn serve<P: Provider>(provider: P, handshake: Handshake) -> Result<(),
         }
     });
 
+    tokio::spawn(stop_when_orphaned());
+
     let (connections, incoming) = mpsc::channel(16);
     tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls.config), connections));
 
@@ -89,6 +91,26 @@ pub async fn serve<P: Provider>(provider: P, handshake: Handshake) -> Result<(),
     tracing::debug!("shut down");
     Ok(())
 }
+
+/// Exits once the process that started the provider is gone. A Terraform
+/// killed outright (SIGKILL, OOM) cannot call Shutdown; a provider that
+/// carried on would change AWS with nobody left to record it in state. The
+/// orphan is re-parented, which is how it notices.
+#[cfg(unix)]
+async fn stop_when_orphaned() {
+    let parent = std::os::unix::process::parent_id();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        if std::os::unix::process::parent_id() != parent {
+            tracing::warn!("Terraform (process {parent}) is gone; stopping");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn stop_when_orphaned() {}
 
 type Connection = Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>;
 
