@@ -24,6 +24,9 @@ const HANGS: &str = "hangs";
 const FAILS_HALFWAY: &str = "half-";
 /// Updating a thing to this description fails without changing anything.
 const REJECTED: &str = "rejected";
+/// A description the fake cloud stores, then fails the update after (as a
+/// second call of an update would), without saying what it changed.
+const STORED_THEN_FAILS: &str = "stored, then the update fails";
 /// An upper bound for things that should take milliseconds.
 const GENEROUS: Duration = Duration::from_secs(20);
 
@@ -198,6 +201,10 @@ impl Resource for ThingResource {
         }
         thing.description = planned.description.into_known();
         thing.revision += 1;
+        if thing.description.as_deref() == Some(STORED_THEN_FAILS) {
+            diags.error("Second step failed", "The description was stored; the rest failed.");
+            return None;
+        }
         Some(ThingState::of(&id, thing))
     }
 
@@ -468,6 +475,26 @@ async fn a_failed_update_keeps_the_prior_state() {
     assert_eq!(applied.new_state, prior, "the object still exists as it was");
     let id = prior.attribute("id").unwrap().as_str().unwrap();
     assert_eq!(cloud.get(id).unwrap().description.as_deref(), Some("old"));
+}
+
+#[tokio::test]
+async fn an_update_failing_half_way_records_what_a_read_finds() {
+    let (server, cloud) = configured().await;
+    let prior = create(&server, "books", Some("old")).await;
+    let config = config("books", Some(STORED_THEN_FAILS));
+    let (change, diags) = server.plan_resource_change(THING, &prior, &proposed(&prior, &config), &config).await;
+    assert_no_errors(&diags);
+
+    let applied = server.apply_resource_change(THING, &prior, &change.planned, &Value::Null).await;
+    assert_eq!(errors(&applied.diagnostics), ["Second step failed"]);
+    let id = prior.attribute("id").unwrap().as_str().unwrap();
+    assert_eq!(cloud.get(id).unwrap().revision, 2);
+    assert_eq!(
+        applied.new_state.attribute("description"),
+        Some(&Value::String(STORED_THEN_FAILS.into())),
+        "what was stored"
+    );
+    assert_eq!(applied.new_state.attribute("revision"), Some(&Value::Number(2.into())), "{:?}", applied.new_state);
 }
 
 #[tokio::test]

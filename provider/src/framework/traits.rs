@@ -43,9 +43,19 @@ pub trait Provider: Send + Sync + 'static {
 /// A managed resource. Every method gets the provider's configured data and
 /// reports problems into `diags`.
 ///
-/// Partial failures: when `create` or `update` fails after changing
-/// something in AWS, return `Some(state)` describing what exists *and* an
-/// error; Terraform records it (tainted on create) so nothing is orphaned.
+/// Partial failures, one rule for every resource, so that after any failure
+/// the state says exactly what exists:
+/// - `create` removes what this attempt made (recorded as it goes, never
+///   found by name); what it cannot remove, or found of its own (its
+///   ownership marker: left by an interrupted apply), it returns as
+///   `Some(state)` with the error, which Terraform records tainted, so the
+///   next apply replaces it and destroy removes it. `None` with an error:
+///   nothing exists.
+/// - `update` that fails returns the state as far as it got with the error;
+///   when it returns `None` with an error, the server reads the object back
+///   ([`Resource::read`] of the prior state) and records what it finds.
+/// - `delete` that fails leaves the state; the next destroy goes on
+///   (already gone is fine).
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
     type Data: Send + Sync + 'static;
@@ -67,7 +77,8 @@ pub trait Resource: Send + Sync + 'static {
     /// Refreshes state from AWS; `None` (without errors) when the object is gone.
     async fn read(&self, data: &Self::Data, current: Self::State, diags: &mut Diagnostics) -> Option<Self::State>;
 
-    /// `None` (with an error) when nothing was changed: the prior state stays.
+    /// `None` without errors: nothing to change. See the partial-failure
+    /// rule above for `None` with errors.
     async fn update(
         &self,
         data: &Self::Data,
@@ -227,9 +238,23 @@ impl<R: Resource> AnyResource<R::Data> for Typed<R> {
         else {
             return prior.clone();
         };
-        // `None` means the update changed nothing; the object is still there.
         match self.inner.update(data, prior_state, planned, diags).await {
             Some(updated) => self.encode(Some(updated), diags),
+            // Failed without saying what exists: parts may have changed, so
+            // the state becomes what a read finds now (the prior when the
+            // read fails too, or finds nothing: it is still there to destroy).
+            None if diags.has_errors() => {
+                let mut reading = Diagnostics::new();
+                let found = match self.decode(prior, "prior state", &mut reading) {
+                    Some(prior_state) => self.inner.read(data, prior_state, &mut reading).await,
+                    None => None,
+                };
+                match found {
+                    Some(found) if !reading.has_errors() => self.encode(Some(found), diags),
+                    _ => prior.clone(),
+                }
+            }
+            // Nothing to change.
             None => prior.clone(),
         }
     }

@@ -326,16 +326,12 @@ impl Resource for ServicePipeline {
             }
             Err(failure) => failure.error,
         };
-        // Parts may already be changed: the state is what AWS holds now.
+        // Parts may already be changed: the framework records what a read finds now.
         diags.error(
             "Updating the service pipeline failed",
             format!("{error}\n\nThe state now records what AWS holds; run the apply again to complete the change."),
         );
-        let mut reading = Diagnostics::new();
-        match self.read(aws, planned.clone(), &mut reading).await {
-            Some(state) if !reading.has_errors() => Some(state),
-            _ => None,
-        }
+        None
     }
 
     async fn delete(&self, aws: &AwsContext, prior: ServicePipelineState, diags: &mut Diagnostics) {
