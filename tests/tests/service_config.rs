@@ -119,7 +119,12 @@ fn config_lifecycle(tf: &TerraformBinary) {
     let page_size = &stored[format!("{PREFIX}catalogue.page-size")];
     assert_eq!(page_size["type"], "String");
     assert_eq!(page_size["value"], "50");
-    assert_eq!(page_size["tags"], json!({"managed-by": "terraform", "team": "ebooks"}));
+    assert_eq!(
+        page_size["tags"],
+        json!({"managed-by": "terraform", "team": "ebooks", "bokbasen:owner": "bokbasen_service_config/ebook-api/test"}),
+        "{}",
+        context("tagged, with the owner marker")
+    );
     let outputs = work.outputs();
     assert_eq!(outputs["spring_config_import"], "spring.config.import=aws-parameterstore:/config/ebook-api_test/");
     let replan = tf.run(&["plan", "-detailed-exitcode"]);
@@ -158,10 +163,18 @@ fn config_lifecycle(tf: &TerraformBinary) {
         "{}\n{drift}",
         context("secrets are not configuration")
     );
+    // The added key is not this resource's: the apply that would delete it is refused, nothing changed.
+    let refused = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(refused.code, 0, "{}\n{refused}", context("added key not deleted"));
+    assert!(refused.stderr.contains(&format!("{PREFIX}added.by.hand")), "{}\n{refused}", context("named"));
+    let stored = parameters(&aws);
+    assert_eq!(stored[format!("{PREFIX}spring.datasource.username")]["value"], "intruder");
+    assert_eq!(stored[format!("{PREFIX}added.by.hand")]["value"], "surprise", "{}", context("added key kept"));
+    // Removed by hand, the apply repairs the changed key.
+    aws.boto3(&format!("client('ssm').delete_parameter(Name='{PREFIX}added.by.hand')\nprint('{{}}')"));
     tf.run(&["apply", "-auto-approve"]).success();
     let stored = parameters(&aws);
     assert_eq!(stored[format!("{PREFIX}spring.datasource.username")]["value"], "ebook_api");
-    assert!(stored.get(format!("{PREFIX}added.by.hand")).is_none(), "{}", context("added key removed"));
     assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code, 0, "{}", context("repaired"));
 
     // The data source reads it back for other modules: values, and secrets by key only.
@@ -301,15 +314,23 @@ fn secret_lifecycle(tf_binary: &TerraformBinary) {
     let name = format!("{PREFIX}spring.datasource.password");
     work.init();
 
-    // Planted as `bokbasen secret set` will: a SecureString through the AWS SDK.
+    // Planted as `bokbasen secret set` does: a SecureString with the secret resource's owner marker.
     let planted = format!("pl4nted-{}-Sekret", std::process::id());
-    put_parameter(&aws, &name, &planted, true);
+    let marker = "bokbasen_service_secret/ebook-api/test/spring.datasource.password";
+    aws.boto3(&format!(
+        "client('ssm').put_parameter(Name={name:?}, Value={planted:?}, Type='SecureString', KeyId='alias/aws/ssm', Tags=[{{'Key': 'bokbasen:owner', 'Value': {marker:?}}}])\nprint('{{}}')"
+    ));
     let plan = tf.run(&["plan"]);
     let apply = tf.run(&["apply", "-auto-approve"]).success();
     let stored = parameters(&aws);
     assert_eq!(stored[&name]["type"], "SecureString", "{}", context("encrypted"));
     assert_eq!(stored[&name]["value"], planted.as_str(), "{}", context("value kept"));
-    assert_eq!(stored[&name]["tags"], json!({"managed-by": "terraform", "team": "ebooks"}), "{}", context("tagged"));
+    assert_eq!(
+        stored[&name]["tags"],
+        json!({"managed-by": "terraform", "team": "ebooks", "bokbasen:owner": marker}),
+        "{}",
+        context("tagged")
+    );
     let state = std::fs::read_to_string(work.path().join("terraform.tfstate")).unwrap();
     assert!(
         state.contains("\"version\": 2"),

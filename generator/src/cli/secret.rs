@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context as _, Result};
 use bokbasen_generator::secret::{self, Listed, SecretTarget, SetOutcome};
+use bokbasen_pipeline::names::OWNER_TAG;
 use serde::Serialize;
 
 use super::args::{ListArgs, SetArgs};
@@ -18,7 +19,14 @@ pub struct Stored {
 impl Report for Stored {
     fn text(&self) -> Text {
         let o = &self.outcome;
-        Text::stdout(format!("Stored {} (SecureString, {}), version {}.\n", o.name, o.kms_key, o.version))
+        let mut text = format!("Stored {} (SecureString, {}), version {}.\n", o.name, o.kms_key, o.version);
+        if o.marker.is_none() {
+            text.push_str(&format!(
+                "It existed without bokbasen's {OWNER_TAG} tag, so it keeps none: its bokbasen_service_secret takes it over only if its state already holds it, or after `terraform import ADDRESS {}` (ADDRESS: that resource's address).\n",
+                o.resource_id
+            ));
+        }
+        Text::stdout(text)
     }
 }
 

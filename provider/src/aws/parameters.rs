@@ -4,6 +4,9 @@
 //! Secret values pass through here only on their way into SSM (or, to
 //! re-encrypt under a new key, straight back out again); they are never
 //! returned to callers that keep state, and errors are scrubbed of them.
+//!
+//! A parameter is created with its tags in the same call (the owner marker
+//! among them), so nothing bokbasen makes exists unmarked even briefly.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +46,10 @@ pub struct Put<'a> {
     pub secure_with: Option<&'a str>,
     pub tier: Tier,
     pub description: Option<&'a str>,
+    /// `Some(tags)` creates the parameter with these tags in the same call
+    /// and fails (`ParameterAlreadyExists`) if the name is taken; `None`
+    /// overwrites. SSM takes tags only on creation, never with overwrite.
+    pub create_with_tags: Option<&'a BTreeMap<String, String>>,
 }
 
 /// ARN of `name` as AWS forms it; the 1011-character limit counts it whole.
@@ -104,16 +111,20 @@ pub async fn describe(aws: &AwsContext, name: &str) -> Step<Option<Metadata>> {
     }))
 }
 
-/// Writes a parameter, overwriting; returns its new version.
+/// Writes a parameter: creates it with its tags, or overwrites it
+/// ([`Put::create_with_tags`]); returns its new version.
 pub async fn put(aws: &AwsContext, put: Put<'_>) -> Step<i64> {
     let mut request = aws
         .ssm()
         .put_parameter()
         .name(put.name)
         .value(put.value)
-        .overwrite(true)
         .tier(ParameterTier::from(put.tier.name()))
         .set_description(put.description.map(str::to_string));
+    request = match put.create_with_tags {
+        Some(tags) => request.overwrite(false).set_tags(Some(sdk_tags(tags)?)),
+        None => request.overwrite(true),
+    };
     request = match put.secure_with {
         Some(key) => request.r#type(ParameterType::SecureString).key_id(key),
         None => request.r#type(ParameterType::String),
@@ -164,6 +175,24 @@ pub async fn tags(aws: &AwsContext, name: &str) -> Step<BTreeMap<String, String>
     Ok(listed.tag_list.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect())
 }
 
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Step<Vec<Tag>> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("SSM tag"))).collect()
+}
+
+/// Sets `tags` on `name`, leaving its other tags as they are (e.g. the
+/// owner marker on a parameter taken over).
+pub async fn add_tags(aws: &AwsContext, name: &str, tags: &BTreeMap<String, String>) -> Step {
+    aws.ssm()
+        .add_tags_to_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .set_tags(Some(sdk_tags(tags)?))
+        .send()
+        .await
+        .map_err(failed(format!("tagging parameter {name}")))?;
+    Ok(())
+}
+
 /// Makes the tags of `name` exactly `wanted`.
 pub async fn sync_tags(aws: &AwsContext, name: &str, wanted: &BTreeMap<String, String>) -> Step {
     let changes = TagChanges::between(&tags(aws, name).await?, wanted);
@@ -178,19 +207,7 @@ pub async fn sync_tags(aws: &AwsContext, name: &str, wanted: &BTreeMap<String, S
             .map_err(failed(format!("removing tags of parameter {name}")))?;
     }
     if !changes.set.is_empty() {
-        let set = changes
-            .set
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("SSM tag")))
-            .collect::<Step<_>>()?;
-        aws.ssm()
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tags(Some(set))
-            .send()
-            .await
-            .map_err(failed(format!("tagging parameter {name}")))?;
+        add_tags(aws, name, &changes.set).await?;
     }
     Ok(())
 }

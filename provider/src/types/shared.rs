@@ -9,7 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bokbasen_pipeline::checks::{check_external_id, tag_problems};
+use bokbasen_pipeline::checks::{check_external_id, tag_problems, MAX_TAGS};
+use bokbasen_pipeline::names::OWNER_TAG;
 use bokbasen_pipeline::parameters::{ConfigLocation, Tier, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
 use serde::{Deserialize, Serialize};
 
@@ -196,6 +197,35 @@ pub fn check_tags(tags: &Attr<BTreeMap<String, Attr<String>>>, path: &AttributeP
     }
 }
 
+/// Refuses `OWNER_TAG` (`bokbasen:owner`) among known user tags at `path`
+/// (e.g. `tags`): bokbasen sets it on what it makes, so a configuration
+/// could otherwise claim, or disown, an object. Also keeps room for it
+/// under AWS's 50 tags.
+pub fn check_owner_tag_free(
+    tags: &Attr<BTreeMap<String, Attr<String>>>,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) {
+    let Attr::Known(items) = tags else { return };
+    if items.contains_key(OWNER_TAG) {
+        diags.attribute_error(
+            path.key(OWNER_TAG),
+            "Reserved tag",
+            format!("`{OWNER_TAG}` is bokbasen's own tag (it marks the resource that made an object); leave it out."),
+        );
+    }
+    if items.len() == MAX_TAGS {
+        diags.attribute_error(
+            path.clone(),
+            "Too many tags",
+            format!(
+                "{} tags are set; an object takes at most {MAX_TAGS}, one of them bokbasen's `{OWNER_TAG}`.",
+                items.len()
+            ),
+        );
+    }
+}
+
 /// Checks a known external ID at `path`; the value is never quoted.
 pub fn check_external_id_at(external_id: &Attr<String>, path: &AttributePath, diags: &mut Diagnostics) {
     if let Some(Err(message)) = external_id.known().map(|id| check_external_id(id)) {
@@ -205,6 +235,6 @@ pub fn check_external_id_at(external_id: &Attr<String>, path: &AttributePath, di
 
 pub fn tags_attribute() -> Attribute {
     Attribute::optional("tags", Type::map(Type::String)).description(
-        "Tags of every parameter, over the provider's `default_tags`. At most 50; keys may not start with `aws:`.",
+        "Tags of every parameter, over the provider's `default_tags`. At most 49 (bokbasen adds `bokbasen:owner`, the mark of the resource that made a parameter, which is never shown here and cannot be set); keys may not start with `aws:`.",
     )
 }

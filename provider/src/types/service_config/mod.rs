@@ -6,6 +6,13 @@
 //! out of band shows as a change of `values` on that key. SecureStrings
 //! under the same path are secrets (`bokbasen_service_secret`) and are
 //! neither read nor touched here.
+//!
+//! Ownership: the resource writes and deletes only its own parameters —
+//! those its state holds (`values` but `unowned_keys`), and those carrying
+//! its marker `bokbasen:owner = bokbasen_service_config/<service>/<env>`,
+//! which every parameter it creates gets. A key found under the path that
+//! is neither shows in `values` (drift) and in `unowned_keys`; an apply
+//! that would write or delete it is refused, and import takes it over.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +24,11 @@ pub use data_source::ServiceConfigData;
 pub use resource::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_tags, check_tier, location_attributes, tags_attribute, tier_of, LocationArgs};
+use bokbasen_pipeline::names::owner_marker;
+
+use super::shared::{
+    check_owner_tag_free, check_tags, check_tier, location_attributes, tags_attribute, tier_of, LocationArgs,
+};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -35,6 +46,15 @@ pub struct ServiceConfigState {
     pub path: Attr<String>,
     pub parameter_arns: Attr<BTreeMap<String, String>>,
     pub spring_config_import: Attr<String>,
+    /// Keys under the path that are not this resource's (shown in `values`
+    /// as drift). Null in states written before it existed: all theirs.
+    #[serde(default)]
+    pub unowned_keys: Attr<Vec<Attr<String>>>,
+}
+
+/// The marker of the configuration at `location`: `bokbasen_service_config/service/environment`.
+pub fn marker(location: &ConfigLocation) -> String {
+    owner_marker(TYPE_NAME, &format!("{}/{}", location.service, location.environment))
 }
 
 impl ServiceConfigState {
@@ -63,10 +83,11 @@ pub fn computed_attributes(block: Block) -> Block {
 fn schema() -> Schema {
     let tiers: Vec<String> = Tier::ALL.iter().map(|t| format!("`{}`", t.name())).collect();
     let block = location_attributes(
-        Block::new("A service's non-secret configuration for one environment, as SSM `String` parameters at `{prefix}/{service}{separator}{environment}/{key}` — the layout Spring Cloud AWS and Spring Cloud Config Server read without settings. Keys added, changed or removed outside Terraform show in the plan. Secrets under the same path belong to `bokbasen_service_secret` and are left alone. SSM's limits (name characters and length, 15 levels, 4 KB values on the Standard tier) are checked at plan time.\n\nImport with `service/environment` (default prefix and separator).")
+        Block::new("A service's non-secret configuration for one environment, as SSM `String` parameters at `{prefix}/{service}{separator}{environment}/{key}` — the layout Spring Cloud AWS and Spring Cloud Config Server read without settings. Keys added, changed or removed outside Terraform show in the plan. Every parameter it creates carries `bokbasen:owner = bokbasen_service_config/<service>/<environment>`; an apply writes or deletes only its own (marked, or held in its state), so a key added by hand shows in the plan but an apply that would overwrite or delete it is refused until it is imported (or removed by hand). Secrets under the same path belong to `bokbasen_service_secret` and are left alone. SSM's limits (name characters and length, 15 levels, 4 KB values on the Standard tier) are checked at plan time.\n\nImport with `service/environment` (default prefix and separator).")
             .attribute(Attribute::required("values", Type::map(Type::String)).description("Key → value. Keys use `a-zA-Z0-9_.-`, dots kept as written (`spring.datasource.url`), `/` for levels. Values are 1 byte to 4 KB (8 KB with `tier = \"Advanced\"`)."))
             .attribute(Attribute::optional("tier", Type::String).default(Tier::Standard.name()).description(format!("Parameter tier: {}. Defaults to `Standard`; `Advanced` holds values up to 8 KB and is charged per parameter.", tiers.join(" or "))))
-            .attribute(tags_attribute()),
+            .attribute(tags_attribute())
+            .attribute(Attribute::computed("unowned_keys", Type::set(Type::String)).description("Keys found under the path that this resource did not write and has not imported (no `bokbasen:owner` marker of its own). They show in `values` as drift, but an apply never overwrites or deletes them: it is refused, naming them. `terraform import` takes them over.")),
         true,
     );
     Schema::new(computed_attributes(block))
@@ -76,6 +97,7 @@ fn schema() -> Schema {
 fn check(state: &ServiceConfigState, diags: &mut Diagnostics) {
     state.location.check(diags);
     check_tags(&state.tags, &AttributePath::attr("tags"), diags);
+    check_owner_tag_free(&state.tags, &AttributePath::attr("tags"), diags);
     check_tier(&state.tier, diags);
     let Attr::Known(values) = &state.values else { return };
     let location = state.location.known().filter(|l| l.problems().is_empty());
@@ -146,6 +168,25 @@ mod tests {
         unknown.values = Attr::Known(BTreeMap::from([("later".to_string(), Attr::Unknown)]));
         unknown.location.service = Attr::Unknown;
         assert!(error_paths(&unknown).is_empty());
+    }
+
+    #[test]
+    fn the_owner_marker_is_refused_as_a_user_tag_at_its_key() {
+        let mut tagged = state(&[("a", "1")]);
+        tagged.tags = Attr::Known(BTreeMap::from([(
+            "bokbasen:owner".to_string(),
+            Attr::Known("bokbasen_service_config/other/test".into()),
+        )]));
+        let mut diags = Diagnostics::new();
+        check(&tagged, &mut diags);
+        let shown = format!("{diags:?}");
+        assert!(shown.contains("Reserved tag"), "{shown}");
+        assert_eq!(error_paths(&tagged), [format!("{:?}", AttributePath::attr("tags").key("bokbasen:owner"))]);
+        let full: BTreeMap<String, Attr<String>> =
+            (0..50).map(|i| (format!("t{i}"), Attr::Known("x".into()))).collect();
+        tagged.tags = Attr::Known(full);
+        assert_eq!(error_paths(&tagged).len(), 1, "50 tags leave no room for the marker");
+        assert_eq!(marker(&tagged.location.known().unwrap()), "bokbasen_service_config/ebook-api/test");
     }
 
     #[tokio::test]

@@ -4,6 +4,12 @@
 //! metadata; the value never enters plan, state or logs. It is set by
 //! `bokbasen secret set` (stdin, through the AWS SDK) or, on Terraform 1.11
 //! and later, through the write-only `value_wo`.
+//!
+//! Ownership: the parameter is this resource's when it carries its marker
+//! `bokbasen:owner = bokbasen_service_secret/<service>/<env>/<key>` (which
+//! the resource and `bokbasen secret set` both write when they create it),
+//! or when the state recorded it existing (`version` above 0: made before
+//! markers, or imported). Any other parameter of the name is refused.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +19,11 @@ use bokbasen_pipeline::parameters::{check_key, check_name, check_value, Tier, DE
 pub use resource::ServiceSecret;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_tags, check_tier, location_attributes, tags_attribute, tier_of, LocationArgs};
+use bokbasen_pipeline::names::owner_marker;
+
+use super::shared::{
+    check_owner_tag_free, check_tags, check_tier, location_attributes, tags_attribute, tier_of, LocationArgs,
+};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -48,6 +58,18 @@ impl ServiceSecretState {
         Some(self.location.known()?.parameter_name(self.key.known()?))
     }
 
+    /// This secret's owner marker, once location and key are known:
+    /// `bokbasen_service_secret/<id>`.
+    fn marker(&self) -> Option<String> {
+        Some(owner_marker(TYPE_NAME, &format!("{}/{}", self.location.id()?, self.key.known()?)))
+    }
+
+    /// Whether the state holds the parameter as existing (and so as this
+    /// resource's, marked or not).
+    fn claimed(&self) -> bool {
+        self.version.known().is_some_and(|v| *v > 0)
+    }
+
     fn locate(&mut self) {
         if let (Some(id), Some(key), Some(name)) = (self.location.id(), self.key.known(), self.parameter_name()) {
             self.id = Attr::Known(format!("{id}/{key}"));
@@ -69,7 +91,7 @@ fn set_hint(state: &ServiceSecretState) -> String {
 
 fn schema() -> Schema {
     let block = location_attributes(
-        Block::new("One secret of a service in one environment: a `SecureString` at `{prefix}/{service}{separator}{environment}/{key}`, encrypted with `kms_key_id`, next to the service's configuration, where Spring reads it. Terraform manages that it exists and its metadata (description, key, tier, tags, `version`); **its value is never in the plan, the state or the logs**. Set the value with `bokbasen secret set SERVICE ENV KEY` (from stdin), or on Terraform 1.11 and later with the write-only `value_wo` and `value_wo_version`. A secret without a value yet is reported with how to set it.\n\nImport with `service/environment/key` (default prefix and separator).")
+        Block::new("One secret of a service in one environment: a `SecureString` at `{prefix}/{service}{separator}{environment}/{key}`, encrypted with `kms_key_id`, next to the service's configuration, where Spring reads it. Terraform manages that it exists and its metadata (description, key, tier, tags, `version`); **its value is never in the plan, the state or the logs**. Set the value with `bokbasen secret set SERVICE ENV KEY` (from stdin), or on Terraform 1.11 and later with the write-only `value_wo` and `value_wo_version`. A secret without a value yet is reported with how to set it. The parameter carries `bokbasen:owner = bokbasen_service_secret/<service>/<environment>/<key>`, which `bokbasen secret set` writes too, so a value set beforehand is taken over; a parameter of that name without it (or with another resource's) is refused, naming the `terraform import` that takes it over.\n\nImport with `service/environment/key` (default prefix and separator).")
             .attribute(Attribute::required("key", Type::String).requires_replace().description("The secret's key, e.g. `spring.datasource.password` or `flyway/password`; `a-zA-Z0-9_.-`, `/` for levels."))
             .attribute(Attribute::optional("description", Type::String).description("What the secret is for, shown in the SSM console (at most 1024 characters)."))
             .attribute(Attribute::optional("kms_key_id", Type::String).default(DEFAULT_KMS_KEY).description(format!("KMS key (ID, ARN or alias) that encrypts the value. Defaults to `{DEFAULT_KMS_KEY}`. Changing it re-encrypts the stored value in place."))) 
@@ -90,6 +112,7 @@ fn check(state: &ServiceSecretState, diags: &mut Diagnostics) {
     let args = &state.location;
     args.check(diags);
     check_tags(&state.tags, &AttributePath::attr("tags"), diags);
+    check_owner_tag_free(&state.tags, &AttributePath::attr("tags"), diags);
     if let Some(key) = state.key.known() {
         if let Err(message) = check_key(key) {
             diags.attribute_error(AttributePath::attr("key"), "Invalid secret key", message);
@@ -168,9 +191,25 @@ mod tests {
         assert_eq!(secret.id, Attr::Known("ebook-api/test/spring.datasource.password".into()));
         assert_eq!(secret.name, Attr::Known("/config/ebook-api_test/spring.datasource.password".into()));
         assert!(set_hint(&secret).contains("bokbasen secret set ebook-api test spring.datasource.password"));
+        assert_eq!(
+            secret.marker().as_deref(),
+            Some("bokbasen_service_secret/ebook-api/test/spring.datasource.password"),
+            "the marker names the resource's id, as `bokbasen secret set` writes it"
+        );
+        assert_eq!(Some(format!("{TYPE_NAME}/{}", secret.id.known().unwrap())), secret.marker());
         let mut diags = Diagnostics::new();
         secret.value_wo_version = Attr::Known(2);
         check(&secret, &mut diags);
         assert!(!diags.has_errors() && !diags.is_empty(), "a version without a value is a warning");
+    }
+
+    #[test]
+    fn the_owner_marker_is_no_user_tag() {
+        let mut secret = state();
+        secret.tags = Attr::Known(BTreeMap::from([("bokbasen:owner".to_string(), Attr::Known("mine".into()))]));
+        let mut diags = Diagnostics::new();
+        check(&secret, &mut diags);
+        let paths: Vec<_> = diags.iter().filter_map(|d| d.path.clone()).collect();
+        assert_eq!(paths, [AttributePath::attr("tags").key("bokbasen:owner")], "{diags:?}");
     }
 }

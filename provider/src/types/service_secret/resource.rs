@@ -1,5 +1,6 @@
 //! The resource: makes the secret's metadata match (writing a value only
-//! when one is given), reads the metadata back, never the value.
+//! when one is given), reads the metadata back, never the value. It writes
+//! and deletes only its own parameter (see the module's ownership rule).
 
 use std::collections::BTreeMap;
 
@@ -7,10 +8,11 @@ use async_trait::async_trait;
 use bokbasen_pipeline::parameters::{check_arn_length, ConfigLocation, Tier, DEFAULT_KMS_KEY};
 
 use super::{check, schema, set_hint, ServiceSecretState, TYPE_NAME};
+use crate::aws::ownership::{refusal, Foreign, Holder, OWNER_TAG};
 use crate::aws::parameters::{self, Metadata, Put};
 use crate::aws::{tags, AwsContext, Step};
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
-use crate::types::shared::{check_tier_change, cleanup_note, known_map, parse_id, state_map, LocationArgs};
+use crate::types::shared::{check_tier_change, known_map, parse_id, state_map, LocationArgs};
 use crate::value::AttributePath;
 
 pub struct ServiceSecret;
@@ -18,6 +20,9 @@ pub struct ServiceSecret;
 /// What apply needs known.
 struct Wanted {
     name: String,
+    /// `service/environment/key`, the import ID.
+    id: String,
+    marker: String,
     kms_key_id: String,
     description: Option<String>,
     tier: Tier,
@@ -26,8 +31,10 @@ struct Wanted {
 
 fn wanted(state: &ServiceSecretState, diags: &mut Diagnostics) -> Option<Wanted> {
     check(state, diags);
-    let (Some(name), Some(kms_key_id), Some(tags)) = (
+    let (Some(name), Some(id), Some(marker), Some(kms_key_id), Some(tags)) = (
         state.parameter_name(),
+        state.location.id().zip(state.key.known()).map(|(id, key)| format!("{id}/{key}")),
+        state.marker(),
         state.kms_key_id.known().cloned().or(Some(DEFAULT_KMS_KEY.to_string())),
         known_map(&state.tags),
     ) else {
@@ -36,6 +43,8 @@ fn wanted(state: &ServiceSecretState, diags: &mut Diagnostics) -> Option<Wanted>
     };
     (!diags.has_errors()).then(|| Wanted {
         name,
+        id,
+        marker,
         kms_key_id,
         description: state.description.known().cloned(),
         tier: state.tier(),
@@ -43,9 +52,67 @@ fn wanted(state: &ServiceSecretState, diags: &mut Diagnostics) -> Option<Wanted>
     })
 }
 
+/// The tags the parameter carries: the own over the defaults, and the marker.
+fn all_tags(aws: &AwsContext, wanted: &Wanted) -> BTreeMap<String, String> {
+    let mut all = tags::with_defaults(aws, &wanted.tags);
+    all.insert(OWNER_TAG.to_string(), wanted.marker.clone());
+    all
+}
+
+/// Creates the secret with `value` and every tag in one call; fails when
+/// the name is taken (nothing is overwritten).
+async fn create_new(aws: &AwsContext, wanted: &Wanted, value: &str) -> Step {
+    let tags = all_tags(aws, wanted);
+    let put = Put {
+        name: &wanted.name,
+        value,
+        secure_with: Some(&wanted.kms_key_id),
+        tier: wanted.tier,
+        description: wanted.description.as_deref(),
+        create_with_tags: Some(&tags),
+    };
+    parameters::put(aws, put).await.map(|_| ())
+}
+
+/// Whose the existing parameter is, by its tags (`claimed`: the state holds it).
+async fn holder(aws: &AwsContext, wanted: &Wanted, claimed: bool) -> Step<Holder> {
+    Ok(Holder::of(&parameters::tags(aws, &wanted.name).await?, &wanted.marker, claimed))
+}
+
+/// The refusal of a parameter that is not this secret's.
+async fn refuse(aws: &AwsContext, wanted: &Wanted, holder: Holder, diags: &mut Diagnostics) {
+    let account = match aws.whereabouts().await {
+        Ok((account, _)) => account,
+        Err(_) => "(unknown)".to_string(),
+    };
+    let foreign = Foreign {
+        object: format!("SSM parameter {}", wanted.name),
+        account,
+        owner: match holder {
+            Holder::Other(owner) => Some(owner),
+            _ => None,
+        },
+    };
+    diags.error("Parameter that is not this secret's", refused_message(wanted, &foreign));
+}
+
+fn refused_message(wanted: &Wanted, foreign: &Foreign) -> String {
+    let import = if foreign.owner.is_none() {
+        format!("If it is this secret, take it over with `terraform import ADDRESS {}` (ADDRESS: this resource's address in your configuration, e.g. `bokbasen_service_secret.db_password`; Terraform does not tell the provider its address; import IDs assume the default prefix and separator); the next apply marks it. ", wanted.id)
+    } else {
+        String::new()
+    };
+    refusal(
+        &wanted.marker,
+        std::slice::from_ref(foreign),
+        &format!("{import}Otherwise rename: choose another `key` (or delete the parameter outside Terraform)."),
+    )
+    .replace("nothing was created.", "nothing was written.")
+}
+
 /// Writes the secret: the new value when given, else the stored one again
-/// (to apply a new key, description or tier). `Ok(false)` when there is no
-/// value anywhere yet.
+/// (to apply a new key, description or tier), overwriting. `Ok(false)`
+/// when there is no value anywhere yet.
 async fn write(aws: &AwsContext, wanted: &Wanted, new_value: Option<&str>) -> Step<bool> {
     let stored;
     let value = match new_value {
@@ -64,13 +131,14 @@ async fn write(aws: &AwsContext, wanted: &Wanted, new_value: Option<&str>) -> St
         secure_with: Some(&wanted.kms_key_id),
         tier: wanted.tier,
         description: wanted.description.as_deref(),
+        create_with_tags: None,
     };
     parameters::put(aws, put).await?;
     Ok(true)
 }
 
 async fn sync_tags(aws: &AwsContext, wanted: &Wanted) -> Step {
-    parameters::sync_tags(aws, &wanted.name, &tags::with_defaults(aws, &wanted.tags)).await
+    parameters::sync_tags(aws, &wanted.name, &all_tags(aws, wanted)).await
 }
 
 /// Whether the stored metadata differs from what is wanted.
@@ -100,6 +168,27 @@ async fn observe(aws: &AwsContext, mut state: ServiceSecretState, diags: &mut Di
         );
         return Ok(state);
     };
+    let mut stored_tags = parameters::tags(aws, &name).await?;
+    let marker = state.marker().unwrap_or_default();
+    match stored_tags.remove(OWNER_TAG) {
+        Some(owner) if owner != marker => {
+            return Err(format!(
+                "{name} carries {OWNER_TAG} = {owner}: it belongs to that resource, not to this secret ({marker}). Choose another `key`, or remove this resource from the state (`terraform state rm`)."
+            ))
+        }
+        Some(_) => {}
+        None if state.claimed() => {}
+        None => {
+            // Someone else's: not taken over, shown as no value of this secret's.
+            state.version = Attr::Known(0);
+            diags.attribute_warning(
+                AttributePath::attr("version"),
+                "Parameter is not this secret's",
+                format!("{name} exists, but bokbasen did not make it (it has no {OWNER_TAG} tag) and this resource's state does not hold it, so it is not taken over: an apply that writes it is refused. If it is this secret, import it: `terraform import ADDRESS {}` (ADDRESS: this resource's address).", state.id.known().cloned().unwrap_or_default()),
+            );
+            return Ok(state);
+        }
+    }
     if !found.secure {
         diags.attribute_warning(
             AttributePath::attr("name"),
@@ -111,7 +200,6 @@ async fn observe(aws: &AwsContext, mut state: ServiceSecretState, diags: &mut Di
         );
     }
     let prior_tags = known_map(&state.tags).unwrap_or_default();
-    let stored_tags = parameters::tags(aws, &name).await?;
     if stored_tags != tags::with_defaults(aws, &prior_tags) {
         state.tags = state_map(tags::without_defaults(aws, stored_tags, &prior_tags), &state.tags);
     }
@@ -193,35 +281,57 @@ impl Resource for ServiceSecret {
             diags.attribute_error(AttributePath::attr("key"), "Parameter name refused by SSM", message);
             return None;
         }
-        // A value set beforehand (`bokbasen secret set`) is adopted, its metadata brought in line.
-        let existing = match parameters::describe(aws, &wanted.name).await {
+        // A value set beforehand with this secret's marker (`bokbasen secret set`, or an
+        // interrupted apply) is taken over, its metadata brought in line; nothing else is.
+        let existing = async {
+            match parameters::describe(aws, &wanted.name).await? {
+                Some(found) => Ok::<_, String>(Some((found, holder(aws, &wanted, false).await?))),
+                None => Ok(None),
+            }
+        }
+        .await;
+        let existing = match existing {
             Ok(found) => found,
             Err(err) => {
-                diags.error("Creating the secret failed", err);
+                diags.error("Creating the secret failed", format!("{err}\n\nNothing was written."));
                 return None;
             }
         };
-        let result = async {
-            let exists = match (planned.value_wo.known(), &existing) {
-                (Some(value), _) => write(aws, &wanted, Some(value)).await?,
-                (None, Some(found)) if stale(found, &wanted) => write(aws, &wanted, None).await?,
-                (None, found) => found.is_some(),
-            };
-            if exists {
-                sync_tags(aws, &wanted).await?;
+        match existing {
+            Some((_, holder)) if holder != Holder::This => {
+                refuse(aws, &wanted, holder, diags).await;
+                return None;
             }
-            Ok::<_, String>(())
-        }
-        .await;
-        if let Err(err) = result {
-            // Only a parameter this apply created is removed; an adopted one stays.
-            let cleanup = if existing.is_none() {
-                cleanup_note(parameters::delete(aws, std::slice::from_ref(&wanted.name)).await)
-            } else {
-                "The secret that existed before keeps its value.".to_string()
-            };
-            diags.error("Creating the secret failed", format!("{err}\n\n{cleanup}"));
-            return None;
+            Some((found, _)) => {
+                let result = async {
+                    let exists = match planned.value_wo.known() {
+                        Some(value) => write(aws, &wanted, Some(value)).await?,
+                        None if stale(&found, &wanted) => write(aws, &wanted, None).await?,
+                        None => true,
+                    };
+                    if exists {
+                        sync_tags(aws, &wanted).await?;
+                    }
+                    Ok::<_, String>(())
+                }
+                .await;
+                if let Err(err) = result {
+                    diags.error(
+                        "Creating the secret failed",
+                        format!("{err}\n\nThe secret that existed before keeps its value, and its {OWNER_TAG} marker: the next apply takes it over again."),
+                    );
+                    return None;
+                }
+            }
+            None => {
+                if let Some(value) = planned.value_wo.known() {
+                    // One call: nothing exists half made if it fails.
+                    if let Err(err) = create_new(aws, &wanted, value).await {
+                        diags.error("Creating the secret failed", format!("{err}\n\nNothing was created."));
+                        return None;
+                    }
+                }
+            }
         }
         let mut state = planned;
         state.arn = Attr::Known(arn);
@@ -249,7 +359,24 @@ impl Resource for ServiceSecret {
         let metadata_changed = prior.kms_key_id != planned.kms_key_id
             || prior.description != planned.description
             || prior.tier != planned.tier;
+        enum Outcome {
+            Done,
+            Refused(Holder),
+        }
         let result = async {
+            if !prior.claimed() {
+                // The state holds no parameter: what is there now decides whose it is.
+                if parameters::describe(aws, &wanted.name).await?.is_none() {
+                    if let Some(value) = new_value {
+                        create_new(aws, &wanted, value).await?;
+                    }
+                    return Ok(Outcome::Done);
+                }
+                let holder = holder(aws, &wanted, false).await?;
+                if holder != Holder::This {
+                    return Ok(Outcome::Refused(holder));
+                }
+            }
             let exists = if new_value.is_some() || metadata_changed {
                 write(aws, &wanted, new_value.map(String::as_str)).await?
             } else {
@@ -258,12 +385,19 @@ impl Resource for ServiceSecret {
             if exists {
                 sync_tags(aws, &wanted).await?;
             }
-            Ok::<_, String>(())
+            Ok::<_, String>(Outcome::Done)
         }
         .await;
-        if let Err(err) = result {
-            diags.error("Updating the secret failed", err);
-            return observe_or_report(aws, prior, "Reading back", diags).await;
+        match result {
+            Ok(Outcome::Done) => {}
+            Ok(Outcome::Refused(holder)) => {
+                refuse(aws, &wanted, holder, diags).await;
+                return None;
+            }
+            Err(err) => {
+                diags.error("Updating the secret failed", err);
+                return observe_or_report(aws, prior, "Reading back", diags).await;
+            }
         }
         let mut state = planned;
         state.arn = prior.arn;
@@ -271,20 +405,103 @@ impl Resource for ServiceSecret {
     }
 
     async fn delete(&self, aws: &AwsContext, prior: ServiceSecretState, diags: &mut Diagnostics) {
-        let Some(name) = prior.parameter_name() else { return };
+        let (Some(name), Some(marker)) = (prior.parameter_name(), prior.marker()) else { return };
+        // Held by the state, or (made since the last refresh) carrying this secret's marker.
+        let ours = prior.claimed() || {
+            match parameters::describe(aws, &name).await {
+                Ok(None) => false,
+                Ok(Some(_)) => match parameters::tags(aws, &name).await {
+                    Ok(tags) => Holder::of(&tags, &marker, false) == Holder::This,
+                    Err(err) => {
+                        diags.error("Deleting the secret failed", err);
+                        return;
+                    }
+                },
+                Err(err) => {
+                    diags.error("Deleting the secret failed", err);
+                    return;
+                }
+            }
+        };
+        if !ours {
+            return;
+        }
         if let Err(err) = parameters::delete(aws, &[name]).await {
             diags.error("Deleting the secret failed", err);
         }
     }
 
-    async fn import(&self, _aws: &AwsContext, id: &str, diags: &mut Diagnostics) -> Option<ServiceSecretState> {
+    /// Import takes over the parameter (the next apply marks it), unless it
+    /// carries another resource's marker.
+    async fn import(&self, aws: &AwsContext, id: &str, diags: &mut Diagnostics) -> Option<ServiceSecretState> {
         let parts = parse_id(id, 3, "service/environment/key", diags)?;
-        Some(ServiceSecretState {
+        let mut state = ServiceSecretState {
             location: LocationArgs::from_location(&ConfigLocation::new(&parts[0], &parts[1])),
             key: Attr::Known(parts[2].clone()),
             kms_key_id: Attr::Known(DEFAULT_KMS_KEY.into()),
             tier: Attr::Known(Tier::Standard.name().into()),
             ..ServiceSecretState::default()
-        })
+        };
+        let (Some(name), Some(marker)) = (state.parameter_name(), state.marker()) else { return Some(state) };
+        let found = async {
+            match parameters::describe(aws, &name).await? {
+                Some(found) => Ok::<_, String>(Some((found.version, parameters::tags(aws, &name).await?))),
+                None => Ok(None),
+            }
+        }
+        .await;
+        match found {
+            Err(err) => {
+                diags.error("Importing the secret failed", err);
+                None
+            }
+            Ok(Some((_, tags))) if matches!(Holder::of(&tags, &marker, false), Holder::Other(_)) => {
+                let owner = tags.get(OWNER_TAG).cloned().unwrap_or_default();
+                diags.error(
+                    "Import refused",
+                    format!("{name} carries {OWNER_TAG} = {owner}: it belongs to that resource, not to {marker}, and is not imported."),
+                );
+                None
+            }
+            // The state holds it from now on; read does the rest.
+            Ok(found) => {
+                state.version = Attr::Known(found.map(|(version, _)| version).unwrap_or(0));
+                Some(state)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_names_the_parameter_its_account_and_the_way_out() {
+        let wanted = Wanted {
+            name: "/config/ebook-api_test/db".into(),
+            id: "ebook-api/test/db".into(),
+            marker: "bokbasen_service_secret/ebook-api/test/db".into(),
+            kms_key_id: DEFAULT_KMS_KEY.into(),
+            description: None,
+            tier: Tier::Standard,
+            tags: BTreeMap::new(),
+        };
+        let unmarked =
+            Foreign { object: format!("SSM parameter {}", wanted.name), account: "222222222222".into(), owner: None };
+        let text = refused_message(&wanted, &unmarked);
+        for expected in [
+            "SSM parameter /config/ebook-api_test/db in account 222222222222 has no bokbasen:owner tag",
+            "nothing was written",
+            "`terraform import ADDRESS ebook-api/test/db`",
+            "ADDRESS: this resource's address",
+            "choose another `key`",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in {text}");
+        }
+        let other = Foreign { owner: Some("bokbasen_service_config/ebook-api/test".into()), ..unmarked };
+        let text = refused_message(&wanted, &other);
+        assert!(text.contains("belongs to bokbasen_service_config/ebook-api/test"), "{text}");
+        assert!(!text.contains("terraform import"), "import would refuse another's parameter: {text}");
     }
 }
