@@ -13,7 +13,7 @@ use crate::aws::{AssumeRole, AwsContext, AwsSettings, DEFAULT_SESSION_NAME};
 use crate::framework::{
     AnyDataSource, AnyResource, Attr, Attribute, Block, Diagnostics, NestedBlock, Nesting, Provider, Schema,
 };
-use crate::types::shared::{check_external_id_at, check_tags};
+use crate::types::shared::{check_external_id_at, check_owner_tag_free, check_tags};
 use crate::value::{AttributePath, Type};
 
 /// Services whose endpoint can be overridden in `endpoints {}`.
@@ -184,7 +184,9 @@ fn validate(config: &ProviderConfig, diags: &mut Diagnostics) {
         }
     }
     if let Some(default_tags) = config.default_tags.known() {
-        check_tags(&default_tags.tags, &root.attribute("default_tags").attribute("tags"), diags);
+        let path = root.attribute("default_tags").attribute("tags");
+        check_tags(&default_tags.tags, &path, diags);
+        check_owner_tag_free(&default_tags.tags, &path, diags);
     }
 }
 
@@ -364,7 +366,16 @@ mod tests {
                     ("duration", "3d".into()),
                 ]),
             ),
-            ("default_tags", object([("tags", Value::Map(BTreeMap::from([("aws:owner".into(), "x".into())])))])),
+            (
+                "default_tags",
+                object([(
+                    "tags",
+                    Value::Map(BTreeMap::from([
+                        ("aws:owner".into(), "x".into()),
+                        ("bokbasen:owner".into(), "bokbasen_service_pipeline/ebook-api".into()),
+                    ])),
+                )]),
+            ),
         ]));
         assert_eq!(
             errors_at(&bad),
@@ -379,6 +390,7 @@ mod tests {
                 "assume_role.external_id",
                 "assume_role.duration",
                 r#"default_tags.tags["aws:owner"]"#,
+                r#"default_tags.tags["bokbasen:owner"]"#,
             ]
         );
     }
