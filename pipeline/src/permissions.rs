@@ -139,8 +139,11 @@ pub fn provisioner_policy(provisioner: &Provisioner, region: &Region) -> Value {
         ),
         allow(
             // CreateKey names no key yet; the key policy, not this, governs the key afterwards.
+            // ListKeys finds the key an interrupted create made (by its bokbasen:owner tag), so a
+            // second is never made; it names no key either ("*": KMS developer guide, "Specifying
+            // KMS keys in IAM policy statements"; KMS API reference, ListKeys).
             "CreateArtifactKeys",
-            &["kms:CreateKey", "kms:ListAliases"],
+            &["kms:CreateKey", "kms:ListAliases", "kms:ListKeys"],
             vec!["*".into()],
         ),
         allow(

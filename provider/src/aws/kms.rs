@@ -1,9 +1,12 @@
 //! KMS calls for a customer-managed key bokbasen owns: made with its key
-//! policy, tags and rotation, named by an alias, read back, and scheduled
-//! for deletion (KMS never deletes a key at once).
+//! policy, tags and rotation, named by an alias, read back, found by a tag
+//! (a key has no name: an apply interrupted before its alias finds it by
+//! bokbasen's marker), and scheduled for deletion (KMS never deletes a key
+//! at once).
 
 use std::collections::BTreeMap;
 
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeyState, Tag};
 
 use super::tags::TagChanges;
@@ -185,6 +188,59 @@ pub async fn read_key(aws: &AwsContext, key: &str) -> Step<Option<ObservedKey>> 
         .map(|t| (t.tag_key, t.tag_value))
         .collect();
     Ok(Some(ObservedKey { arn: metadata.arn.unwrap_or_default(), id, pending_deletion, policy, rotation, tags }))
+}
+
+/// The tags of `key` (ID or ARN), read in any key state; `None` when they
+/// cannot be read: the key is gone, or its key policy does not let this
+/// account's IAM read it (e.g. an AWS managed key).
+pub async fn key_tags(aws: &AwsContext, key: &str) -> Step<Option<BTreeMap<String, String>>> {
+    let listed = aws.kms().list_resource_tags().key_id(key).into_paginator().items().send().collect::<Vec<_>>().await;
+    let mut tags = BTreeMap::new();
+    for tag in listed {
+        match tag {
+            Ok(tag) => {
+                tags.insert(tag.tag_key, tag.tag_value);
+            }
+            Err(err)
+                if err.as_service_error().and_then(|e| e.code()).is_some_and(|code| {
+                    ["AccessDeniedException", "NotFoundException", "KMSInvalidStateException"].contains(&code)
+                }) =>
+            {
+                return Ok(None)
+            }
+            Err(err) => return Err(failed(format!("reading the tags of KMS key {key}"))(err)),
+        }
+    }
+    Ok(Some(tags))
+}
+
+/// The keys of this account and region that carry the tag `tag` = `value`
+/// and are not scheduled for deletion: every key is listed (`ListKeys`) and
+/// its tags read, since KMS finds keys by neither name nor tag.
+pub async fn live_keys_tagged(aws: &AwsContext, tag: &str, value: &str) -> Step<Vec<ObservedKey>> {
+    let ids: Vec<String> = aws
+        .kms()
+        .list_keys()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(failed("listing the KMS keys"))?
+        .into_iter()
+        .filter_map(|k| k.key_id)
+        .collect();
+    let mut found = Vec::new();
+    for id in ids {
+        let tagged = key_tags(aws, &id).await?.is_some_and(|tags| tags.get(tag).map(String::as_str) == Some(value));
+        if !tagged {
+            continue;
+        }
+        if let Some(key) = read_key(aws, &id).await?.filter(|key| !key.pending_deletion) {
+            found.push(key);
+        }
+    }
+    Ok(found)
 }
 
 /// Schedules `key` for deletion after `days` (7–30); a key already

@@ -36,6 +36,37 @@ pub async fn bucket_exists(aws: &AwsContext, bucket: &str) -> Step<bool> {
     }
 }
 
+/// Where the bucket called `bucket` is (S3 names are global).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    Absent,
+    /// In this account, with its tags.
+    Here(BTreeMap<String, String>),
+    /// `HeadBucket` answered 403: another account's bucket (the caller may
+    /// list every bucket of its own).
+    Elsewhere,
+}
+
+/// Looks for `bucket`, and reads its tags when it is in this account.
+pub async fn find_bucket(aws: &AwsContext, bucket: &str) -> Step<Found> {
+    match aws.s3().head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(Found::Here(bucket_tags(aws, bucket).await?)),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(Found::Absent),
+        Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(Found::Absent),
+        Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 403) => Ok(Found::Elsewhere),
+        Err(err) => Err(failed(format!("looking for S3 bucket {bucket}"))(err)),
+    }
+}
+
+/// The tags of `bucket` (none when it has no tag set).
+async fn bucket_tags(aws: &AwsContext, bucket: &str) -> Step<BTreeMap<String, String>> {
+    match aws.s3().get_bucket_tagging().bucket(bucket).send().await {
+        Ok(found) => Ok(found.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+        Err(err) if code(&err) == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
+        Err(err) => Err(failed(format!("reading the tags of S3 bucket {bucket}"))(err)),
+    }
+}
+
 /// Creates `bucket` in `region` unless the name is taken. In us-east-1,
 /// `CreateBucket` answers success for a bucket the caller already owns, so
 /// `HeadBucket` asks first; a 403 there (another account's bucket, or no
@@ -214,11 +245,7 @@ pub async fn read_bucket(aws: &AwsContext, bucket: &str) -> Step<Option<Observed
         Err(err) if code(&err) == Some("NoSuchPublicAccessBlockConfiguration") => false,
         Err(err) => return Err(failed(format!("reading the public access block of S3 bucket {bucket}"))(err)),
     };
-    let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(found) => found.tag_set.into_iter().map(|t| (t.key, t.value)).collect(),
-        Err(err) if code(&err) == Some("NoSuchTagSet") => BTreeMap::new(),
-        Err(err) => return Err(failed(format!("reading the tags of S3 bucket {bucket}"))(err)),
-    };
+    let tags = bucket_tags(aws, bucket).await?;
     Ok(Some(ObservedBucket { policy, kms_key, bucket_key, versioning, public_access_blocked, tags }))
 }
 

@@ -9,14 +9,14 @@ mod steps;
 
 use std::collections::BTreeMap;
 
-use bokbasen_pipeline::checks::{check_account_id, check_bucket_name, MAX_TAGS};
+use bokbasen_pipeline::checks::{check_account_id, check_bucket_name};
 use bokbasen_pipeline::store::{
-    check_deletion_window, ArtifactStore, DEFAULT_KEY_DELETION_WINDOW, KEY_DELETION_WINDOW, STORE_TAG,
+    check_deletion_window, ArtifactStore, DEFAULT_KEY_DELETION_WINDOW, KEY_DELETION_WINDOW,
 };
 pub use resource::ArtifactStoreResource;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_tags, known_set, state_set};
+use super::shared::{check_owner_tag_free, check_tags, known_set, state_set};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -45,10 +45,10 @@ impl ArtifactStoreState {
 fn schema() -> Schema {
     let (first, last) = (KEY_DELETION_WINDOW.start(), KEY_DELETION_WINDOW.end());
     Schema::new(
-        Block::new("The artifact store of the tooling account (where the pipelines run): an S3 bucket (versioning on, public access blocked, default encryption SSE-KMS with an S3 Bucket Key) and its own customer-managed KMS key (rotation on, alias `alias/bokbasen/<bucket>`). Pipelines with environments in other accounts need it: AWS's default `aws/s3` key cannot be shared, so the pipeline and its CodeBuild projects encrypt artifacts with this key (`artifact_key_arn` of `bokbasen_service_pipeline`). The bucket policy refuses requests without TLS and lets the bokbasen roles (`role/bokbasen/*`) of each environment account read artifacts; the key policy leaves the key to the tooling account's IAM (AWS's default key policy) and lets the same roles decrypt.\n\nA bucket that already exists is never adopted: import it instead (only a store bokbasen made, tagged `bokbasen:artifact-store`, can be imported). Destroying a bucket that still holds objects needs `force_destroy`; the key is scheduled for deletion after `key_deletion_window_days`.\n\nImport with the bucket name.")
+        Block::new("The artifact store of the tooling account (where the pipelines run): an S3 bucket (versioning on, public access blocked, default encryption SSE-KMS with an S3 Bucket Key) and its own customer-managed KMS key (rotation on, alias `alias/bokbasen/<bucket>`). Pipelines with environments in other accounts need it: AWS's default `aws/s3` key cannot be shared, so the pipeline and its CodeBuild projects encrypt artifacts with this key (`artifact_key_arn` of `bokbasen_service_pipeline`). The bucket policy refuses requests without TLS and lets the bokbasen roles (`role/bokbasen/*`) of each environment account read artifacts; the key policy leaves the key to the tooling account's IAM (AWS's default key policy) and lets the same roles decrypt.\n\nbokbasen tags the bucket and key it makes `bokbasen:owner = bokbasen_artifact_store/<bucket>`. A bucket of the name that is not this store's (without that tag) is never changed or deleted: the create is refused, naming it, with the import command that hands it over. A bucket and key carrying the tag (left by an apply that was interrupted) are taken over, so a rerun never makes a second key. Import takes a bucket encrypted with a KMS key, unless either is tagged as another resource's; the next apply tags both. Destroying a bucket that still holds objects needs `force_destroy`; the key is scheduled for deletion after `key_deletion_window_days`.\n\nImport with the bucket name.")
             .attribute(Attribute::required("bucket", Type::String).requires_replace().description("Name of the bucket (3–63 lowercase letters, digits, `.` and `-`; S3 names are global). Changing it makes a new store."))
             .attribute(Attribute::optional("environment_account_ids", Type::set(Type::String)).description("The environment accounts (Test, Stage, Production) whose bokbasen roles read artifacts and decrypt them with the key. Changes rewrite the bucket and key policies in place."))
-            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags of the bucket and the key, over the provider's `default_tags`. At most 49 (bokbasen adds `bokbasen:artifact-store`); keys may not start with `aws:`."))
+            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags of the bucket and the key, over the provider's `default_tags`. At most 49 (bokbasen adds `bokbasen:owner`, the mark of the resource that made them, which is never shown here and cannot be set); keys may not start with `aws:`."))
             .attribute(Attribute::optional("force_destroy", Type::Bool).default(false).description("Let destroy delete every object version in the bucket. Defaults to `false`: destroy refuses a bucket that holds objects. Apply it before the destroy that needs it."))
             .attribute(Attribute::optional("key_deletion_window_days", Type::Number).default(DEFAULT_KEY_DELETION_WINDOW).description(format!("Days KMS waits before it deletes the key once the store is destroyed ({first}–{last}). Defaults to `{DEFAULT_KEY_DELETION_WINDOW}`.")))
             .attribute(Attribute::computed("id", Type::String).use_state_for_unknown().description("The bucket name."))
@@ -81,22 +81,7 @@ fn check(state: &ArtifactStoreState, diags: &mut Diagnostics) {
         );
     }
     check_tags(&state.tags, &AttributePath::attr("tags"), diags);
-    if let Attr::Known(tags) = &state.tags {
-        if tags.len() == MAX_TAGS {
-            diags.attribute_error(
-                AttributePath::attr("tags"),
-                "Invalid tags",
-                format!("50 tags are set; the bucket and key take at most {MAX_TAGS}, one of them bokbasen's `{STORE_TAG}`."),
-            );
-        }
-        if tags.contains_key(STORE_TAG) {
-            diags.attribute_error(
-                AttributePath::attr("tags").key(STORE_TAG),
-                "Invalid tags",
-                format!("`{STORE_TAG}` is bokbasen's own tag (it marks what bokbasen made); leave it out."),
-            );
-        }
-    }
+    check_owner_tag_free(&state.tags, &AttributePath::attr("tags"), diags);
 }
 
 /// The store as the pure documents take it, once all is known.
@@ -151,6 +136,17 @@ mod tests {
         unknown.environment_account_ids = Attr::Unknown;
         unknown.key_deletion_window_days = Attr::Unknown;
         assert!(problems(&unknown).is_empty());
+    }
+
+    #[test]
+    fn the_owner_tag_is_bokbasen_s() {
+        let mut owner = state();
+        owner.tags = Attr::Known([("bokbasen:owner".to_string(), Attr::Known("x".to_string()))].into());
+        let summaries: Vec<String> = problems(&owner).into_iter().map(|(s, _)| s).collect();
+        assert_eq!(summaries, ["Reserved tag"]);
+        let mut fifty = state();
+        fifty.tags = Attr::Known((0..50).map(|i| (format!("t{i}"), Attr::Known("x".to_string()))).collect());
+        assert_eq!(problems(&fifty).len(), 1, "room for the marker");
     }
 
     #[test]

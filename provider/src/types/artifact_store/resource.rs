@@ -1,17 +1,16 @@
-//! The resource: plan-time checks, create (never adopting, removing what a
-//! failed attempt made), read back for drift, update in place, delete
-//! (refusing a bucket with objects unless `force_destroy`), import by
-//! bucket name (only a store bokbasen made).
+//! The resource: plan-time checks, create (taking over only what carries
+//! the store's marker, removing what a failed attempt made), read back for
+//! drift, update in place, delete (refusing a bucket with objects unless
+//! `force_destroy`), import by bucket name (not a store of another's).
 
 use async_trait::async_trait;
 use bokbasen_pipeline::checks::check_bucket_name;
 use bokbasen_pipeline::store::DEFAULT_KEY_DELETION_WINDOW;
 
-use super::steps::{self, Made};
+use super::steps::{self, Made, Stop};
 use super::{check, schema, ArtifactStoreState, TYPE_NAME};
 use crate::aws::AwsContext;
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
-use crate::types::shared::cleanup_note;
 
 pub struct ArtifactStoreResource;
 
@@ -61,26 +60,56 @@ impl Resource for ArtifactStoreResource {
             return None;
         }
         let mut made = Made::default();
-        match steps::create(aws, &planned, &mut made).await {
-            Ok(done) => Some(applied(planned, done)),
-            Err(err) => {
-                let bucket = planned.bucket.known().cloned().unwrap_or_default();
-                if made.bucket || made.key_id.is_some() {
-                    let window = planned.window();
-                    let cleanup = cleanup_note(steps::remove_made(aws, &bucket, &made, window).await);
-                    let key = match &made.key_id {
-                        Some(key) => format!(
-                            " The KMS key {key} it made is scheduled for deletion in {window} days (KMS never deletes a key at once)."
-                        ),
-                        None => String::new(),
-                    };
-                    diags.error("Creating the artifact store failed", format!("{err}\n\n{cleanup}{key}"));
-                } else {
-                    diags.error("Creating the artifact store failed", format!("{err}\n\nNothing was created."));
-                }
-                None
+        let err = match steps::create(aws, &planned, &mut made).await {
+            Ok(done) => return Some(applied(planned, done)),
+            Err(Stop::Refused(err)) => {
+                diags.error("The artifact store's names are taken", err);
+                return None;
             }
+            Err(Stop::Failed(err)) => err,
+        };
+        if made.is_empty() {
+            diags.error("Creating the artifact store failed", format!("{err}\n\nNothing was created."));
+            return None;
         }
+        let bucket = planned.bucket.known().cloned().unwrap_or_default();
+        let window = planned.window();
+        let left = match steps::remove_made(aws, &bucket, &made, window).await {
+            Ok(scheduled) => {
+                let keys = match scheduled.as_slice() {
+                    [] => String::new(),
+                    keys => format!(
+                        " The KMS key {} it made is scheduled for deletion in {window} days (KMS never deletes a key at once).",
+                        keys.join(", ")
+                    ),
+                };
+                diags.error(
+                    "Creating the artifact store failed",
+                    format!("{err}\n\nEverything created by this attempt was removed again; nothing else was touched.{keys}"),
+                );
+                return None;
+            }
+            Err(unremoved) => unremoved,
+        };
+        let (cleanup, left) = left;
+        diags.error(
+            "Creating the artifact store failed",
+            format!(
+                "{err}\n\nRemoving what this attempt created also failed ({cleanup}). Terraform keeps what is left as this resource, tainted; the next apply replaces it, a destroy removes it. What is left carries {} = {}, so an apply also takes it over.",
+                crate::aws::ownership::OWNER_TAG,
+                steps::marker(&bucket)
+            ),
+        );
+        if left.bucket_arn.is_none() && left.key.is_none() {
+            return None;
+        }
+        let mut state = planned;
+        state.id = state.bucket.clone();
+        state.bucket_arn = Attr::Known(left.bucket_arn.unwrap_or_default());
+        let (key_id, key_arn) = left.key.unwrap_or_default();
+        state.key_arn = Attr::Known(key_arn);
+        state.key_id = Attr::Known(key_id);
+        Some(state)
     }
 
     async fn read(
@@ -137,8 +166,13 @@ impl Resource for ArtifactStoreResource {
     }
 
     async fn delete(&self, aws: &AwsContext, prior: ArtifactStoreState, diags: &mut Diagnostics) {
-        if let Err(err) = steps::delete(aws, &prior).await {
-            diags.error("Deleting the artifact store failed", err);
+        match steps::delete(aws, &prior).await {
+            Ok(left_alone) if left_alone.is_empty() => {}
+            Ok(left_alone) => diags.warning(
+                "Objects of other owners were left alone",
+                format!("The artifact store is destroyed; {}.", left_alone.join("; ")),
+            ),
+            Err(err) => diags.error("Deleting the artifact store failed", err),
         }
     }
 
@@ -147,7 +181,7 @@ impl Resource for ArtifactStoreResource {
             diags.error("Invalid import ID", format!("Import an artifact store by its bucket name. {message}"));
             return None;
         }
-        if let Err(err) = steps::check_ownership(aws, id).await {
+        if let Err(err) = steps::check_import(aws, id).await {
             diags.error("Cannot import the artifact store", err);
             return None;
         }

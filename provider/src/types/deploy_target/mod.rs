@@ -10,15 +10,16 @@ mod resource;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bokbasen_pipeline::checks::{
-    arn_account, check_account_id, check_bucket_name, check_kms_key_arn, check_principal_arn,
+    arn_account, check_account_id, check_bucket_name, check_kms_key_arn, check_principal_arn, MAX_TAGS,
 };
-use bokbasen_pipeline::target::DeployTarget;
+use bokbasen_pipeline::names::OWNER_TAG;
+use bokbasen_pipeline::target::{DeployTarget, KINDS_TAG};
 use bokbasen_pipeline::{check_environment_name, Kind};
 pub use data_source::DeployTargetData;
 pub use resource::DeployTargetResource;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{check_external_id_at, check_tags, known_set, state_set};
+use super::shared::{check_external_id_at, check_owner_tag_free, check_tags, known_set, state_set};
 use crate::framework::{Attr, Attribute, Block, Diagnostics, Schema};
 use crate::value::{AttributePath, Type};
 
@@ -45,7 +46,7 @@ pub struct DeployTargetState {
 fn schema() -> Schema {
     let kinds: Vec<String> = Kind::ALL.iter().map(|k| format!("`{}`", k.name())).collect();
     Schema::new(
-        Block::new("The roles of one deploy target: an environment account (Test, Stage, Production) that pipelines deploy into. Apply it with a provider that assumes a role in that account (`assume_role`). The deployer role (`/bokbasen/bokbasen-deployer-<environment>`) is trusted only by bokbasen's pipeline roles (`/bokbasen/*-pipeline`) in the pipeline accounts and by the provisioners that run Terraform for the pipelines (with `external_id` when given), by account and `aws:PrincipalArn`, so it can be made before any pipeline and keeps its trust when a pipeline role is made anew; it may run and manage the environment's CodeBuild projects and their roles (`/bokbasen/*-<environment>-cb`), read the artifacts, and do what the kinds that deploy with CodePipeline's own actions need: ECS service updates (fargate), S3 sync (static_site). Lambda, Batch and API Gateway deploy, and sites are invalidated, from a project in the environment whose role the service pipeline writes through this one. With `devops_read_only`, a DevOps role that can only read (AWS managed `ReadOnlyAccess`, without secret values or data) is trusted by the given principals.\n\nImport with the environment name.")
+        Block::new("The roles of one deploy target: an environment account (Test, Stage, Production) that pipelines deploy into. Apply it with a provider that assumes a role in that account (`assume_role`). The deployer role (`/bokbasen/bokbasen-deployer-<environment>`) is trusted only by bokbasen's pipeline roles (`/bokbasen/*-pipeline`) in the pipeline accounts and by the provisioners that run Terraform for the pipelines (with `external_id` when given), by account and `aws:PrincipalArn`, so it can be made before any pipeline and keeps its trust when a pipeline role is made anew; it may run and manage the environment's CodeBuild projects and their roles (`/bokbasen/*-<environment>-cb`), read the artifacts, and do what the kinds that deploy with CodePipeline's own actions need: ECS service updates (fargate), S3 sync (static_site). Lambda, Batch and API Gateway deploy, and sites are invalidated, from a project in the environment whose role the service pipeline writes through this one. With `devops_read_only`, a DevOps role that can only read (AWS managed `ReadOnlyAccess`, without secret values or data) is trusted by the given principals.\n\nbokbasen tags the roles it makes `bokbasen:owner = bokbasen_deploy_target/<environment>`. A role of the wanted name that is not this target's (without that tag, and not in its state) is never changed or deleted: the apply is refused, naming it, and destroy leaves it alone. Hand such a role over with `terraform import`.\n\nImport with the environment name: the roles found are taken over (unless tagged as another resource's), and the next apply tags them.")
             .attribute(Attribute::required("environment", Type::String).requires_replace().description("Environment name, e.g. `test`; names the roles and scopes the permissions to the environment's projects and parameters."))
             .attribute(Attribute::required("kinds", Type::set(Type::String)).description(format!("The kinds of service deployed here, each adding its deploy permissions: {}.", kinds.join(", "))))
             .attribute(Attribute::required("pipeline_account_ids", Type::set(Type::String)).description("The accounts whose bokbasen pipelines deploy through the deployer role (the tooling account): their `/bokbasen/*-pipeline` roles are trusted."))
@@ -55,7 +56,7 @@ fn schema() -> Schema {
             .attribute(Attribute::optional("artifact_key_arn", Type::String).description("The KMS key the artifacts are encrypted with (a `bokbasen_artifact_store`'s `key_arn`), which deploy actions decrypt with."))
             .attribute(Attribute::optional("devops_read_only", Type::Bool).default(false).description("Create the read-only DevOps role. Defaults to `false`."))
             .attribute(Attribute::optional("devops_principals", Type::set(Type::String)).description("Who may assume the DevOps role (users, roles or accounts of the DevOps team); required with `devops_read_only`."))
-            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags of the roles, over the provider's `default_tags`."))
+            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags of the roles, over the provider's `default_tags`. At most 48: bokbasen adds `bokbasen:owner` (the mark of the resource that made a role, never shown here and not to be set) and, on the deployer, `bokbasen:kinds`."))
             .attribute(Attribute::computed("id", Type::String).use_state_for_unknown().description("The environment name."))
             .attribute(Attribute::computed("account_id", Type::String).use_state_for_unknown().description("The account the roles are in."))
             .attribute(Attribute::computed("deployer_role_arn", Type::String).use_state_for_unknown().description("ARN of the deployer role: the `deploy_role_arn` of this environment in `bokbasen_service_pipeline`."))
@@ -117,6 +118,17 @@ fn check(state: &DeployTargetState, diags: &mut Diagnostics) {
         );
     }
     check_tags(&state.tags, &AttributePath::attr("tags"), diags);
+    check_owner_tag_free(&state.tags, &AttributePath::attr("tags"), diags);
+    // The deployer carries bokbasen's two tags besides these (50 is refused above).
+    if let Attr::Known(tags) = &state.tags {
+        if tags.len() == MAX_TAGS - 1 {
+            diags.attribute_error(
+                AttributePath::attr("tags"),
+                "Too many tags",
+                format!("49 tags are set; the deployer role takes at most {MAX_TAGS}, two of them bokbasen's `{OWNER_TAG}` and `{KINDS_TAG}`."),
+            );
+        }
+    }
 }
 
 /// Version 0 (provider 0.1.0) named pipeline roles in `pipeline_role_arns`
@@ -195,6 +207,18 @@ mod tests {
             summaries(&bad),
             ["Invalid kinds", "Invalid pipeline_account_ids", "Invalid artifact_bucket", "DevOps principals missing"]
         );
+    }
+
+    #[test]
+    fn bokbasen_s_own_tags_are_not_user_tags() {
+        let mut owner = state();
+        owner.tags = Attr::Known([(OWNER_TAG.to_string(), Attr::Known("bokbasen_deploy_target/prod".into()))].into());
+        assert_eq!(summaries(&owner), ["Reserved tag"]);
+        let mut many = state();
+        many.tags = Attr::Known((0..49).map(|i| (format!("t{i}"), Attr::Known("x".into()))).collect());
+        assert_eq!(summaries(&many), ["Too many tags"], "room for the owner and kinds tags");
+        many.tags = Attr::Known((0..48).map(|i| (format!("t{i}"), Attr::Known("x".into()))).collect());
+        assert!(summaries(&many).is_empty());
     }
 
     #[test]
