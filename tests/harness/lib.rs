@@ -7,13 +7,17 @@
 //! `cargo xtask setup` (see `tools`).
 
 pub mod generator;
+pub mod inventory;
 pub mod local_aws;
 pub mod organisation;
+pub mod session;
 pub mod terraform;
 pub mod tools;
 
 pub use generator::{bokbasen, bokbasen_binary, CliRun};
+pub use inventory::{AwsObject, Inventory, InventoryDiff, Kind};
 pub use local_aws::{documented_caller_policy, AccessKeys, Denial, LocalAws, LocalAwsBuilder};
 pub use organisation::{deploy_targets_configuration, ENVIRONMENTS};
-pub use terraform::{ProviderMirror, TerraformRun, WorkDir};
+pub use session::{example_file, Session, StateInstance};
+pub use terraform::{ProviderMirror, RunningTerraform, TerraformRun, WorkDir};
 pub use tools::{terraform_binaries, workspace_root, TerraformBinary};

@@ -5,10 +5,13 @@
 //! own CLI configuration, `HOME` and plugin directory: nothing is read from
 //! or written to the user's `~/.terraformrc` or `~/.terraform.d`.
 
-use std::io::Write as _;
+use std::collections::BTreeSet;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::local_aws::{Denial, EndpointLink, LocalAws, EXAMPLE_KEYS};
 use crate::tools::{workspace_root, TerraformBinary};
@@ -265,6 +268,32 @@ impl WorkDir {
     }
 
     fn run_full(&self, args: &[&str], extra: &[(&str, &str)], input: Option<&str>) -> TerraformRun {
+        let mut running = self.start(args, extra);
+        let mut stdin = running.child.stdin.take().expect("piped stdin");
+        stdin.write_all(input.unwrap_or_default().as_bytes()).expect("write terraform's stdin");
+        drop(stdin);
+        running.wait()
+    }
+
+    /// Starts `terraform ARGS` as [`WorkDir::run`] would, without waiting:
+    /// for tests that stop Terraform or its provider mid-command. Stdin is
+    /// closed.
+    pub fn spawn(&self, args: &[&str]) -> RunningTerraform {
+        self.spawn_with_env(args, &[])
+    }
+
+    /// [`WorkDir::spawn`] with extra variables for this command only, as
+    /// [`WorkDir::run_with_env`].
+    pub fn spawn_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> RunningTerraform {
+        let mut running = self.start(args, extra);
+        drop(running.child.stdin.take());
+        running
+    }
+
+    /// The one place a Terraform process is started: a clean,
+    /// self-contained environment, stdout and stderr read as it runs (a
+    /// full pipe would stall it), stdin left to the caller.
+    fn start(&self, args: &[&str], extra: &[(&str, &str)]) -> RunningTerraform {
         let mirror = ProviderMirror::get();
         let mut command = Command::new(&self.terraform.path);
         command.args(args).current_dir(self.terraform_dir());
@@ -298,18 +327,16 @@ impl WorkDir {
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let denied_before = self.endpoint.map(|e| e.denials().len()).unwrap_or(0);
         let mut child = command.spawn().expect("run terraform");
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        stdin.write_all(input.unwrap_or_default().as_bytes()).expect("write terraform's stdin");
-        drop(stdin);
-        let output: Output = child.wait_with_output().expect("wait for terraform");
-        TerraformRun {
+        let stdout = read_in_background(child.stdout.take().expect("piped stdout"));
+        let stderr = read_in_background(child.stderr.take().expect("piped stderr"));
+        RunningTerraform {
+            child,
             args: args.iter().map(|a| a.to_string()).collect(),
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
-            // Those recorded since the run began (a count, as the launcher keeps them oldest first).
-            denials: self.endpoint.map(|e| e.denials().into_iter().skip(denied_before).collect()).unwrap_or_default(),
-            unsigned: self.endpoint.is_none(),
+            stdout,
+            stderr,
+            endpoint: self.endpoint,
+            denied_before,
+            providers_seen: BTreeSet::new(),
         }
     }
 
@@ -326,5 +353,176 @@ impl WorkDir {
             .iter()
             .map(|(name, output)| (name.clone(), output["value"].clone()))
             .collect()
+    }
+}
+
+/// A Terraform command started by [`WorkDir::spawn`] and not yet waited for.
+pub struct RunningTerraform {
+    child: Child,
+    args: Vec<String>,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+    endpoint: Option<EndpointLink>,
+    /// How many denials the endpoint had recorded when the command started.
+    denied_before: usize,
+    /// Every provider process found so far: once Terraform is killed they
+    /// are no longer its descendants, yet still to be killed.
+    providers_seen: BTreeSet<u32>,
+}
+
+impl RunningTerraform {
+    /// Terraform's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The bokbasen provider processes Terraform started and that still run:
+    /// its descendants whose executable's name starts with
+    /// `terraform-provider-bokbasen`.
+    pub fn provider_pids(&mut self) -> Vec<u32> {
+        let found = descendants(self.pid()).into_iter().filter(|&pid| is_provider(pid)).collect::<Vec<_>>();
+        self.providers_seen.extend(&found);
+        found
+    }
+
+    /// Waits up to `timeout` until Terraform has started a provider; its
+    /// process IDs, or an empty list when none came.
+    pub fn wait_for_providers(&mut self, timeout: Duration) -> Vec<u32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.provider_pids();
+            if !found.is_empty() || Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILLs Terraform, which can then neither clean up nor stop its
+    /// providers: what a lost CI runner does. Terraform 1.0 re-executes
+    /// itself under panicwrap: the process started only waits, its child
+    /// does the work and starts the providers; both are killed, the worker
+    /// first (killed after its parent, it could no longer be found under
+    /// it). The providers found by then are remembered for
+    /// [`RunningTerraform::kill_providers`]. Returns the process IDs killed.
+    pub fn kill_terraform(&mut self) -> Vec<u32> {
+        self.provider_pids();
+        let root = self.pid();
+        let terraform = executable(root);
+        let mut killed: Vec<u32> =
+            descendants(root).into_iter().filter(|&pid| terraform.is_some() && executable(pid) == terraform).collect();
+        for &pid in &killed {
+            sigkill(pid);
+        }
+        // `Child::kill` is SIGKILL on Unix; the child is not reaped until `wait`.
+        let _ = self.child.kill();
+        killed.push(root);
+        killed
+    }
+
+    /// SIGKILLs every provider process found now or before (by
+    /// [`RunningTerraform::provider_pids`] or the kill of Terraform); those
+    /// gone already are skipped, and a process ID taken since by another
+    /// program is left alone.
+    pub fn kill_providers(&mut self) {
+        self.provider_pids();
+        for &pid in &self.providers_seen {
+            if is_running(pid) && is_provider(pid) {
+                sigkill(pid);
+            }
+        }
+    }
+
+    /// Every provider process this command had (found by
+    /// [`RunningTerraform::provider_pids`] or on a kill) that still runs.
+    pub fn providers_running(&self) -> Vec<u32> {
+        self.providers_seen.iter().copied().filter(|&pid| is_running(pid) && is_provider(pid)).collect()
+    }
+
+    /// Waits for Terraform to end (killed or not); what it did. A killed
+    /// Terraform's `code` is -1.
+    pub fn wait(mut self) -> TerraformRun {
+        let status = self.child.wait().expect("wait for terraform");
+        let stdout = self.stdout.join().expect("read terraform's stdout");
+        let stderr = self.stderr.join().expect("read terraform's stderr");
+        TerraformRun {
+            args: self.args,
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            // Those recorded since the run began (a count, as the launcher keeps them oldest first).
+            denials: self
+                .endpoint
+                .map(|e| e.denials().into_iter().skip(self.denied_before).collect())
+                .unwrap_or_default(),
+            unsigned: self.endpoint.is_none(),
+        }
+    }
+}
+
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// `/proc/PID/stat`'s fields after the command name: state, parent, ….
+/// The name is in parentheses and may hold spaces, so split after the last `)`.
+fn proc_stat(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Whether `pid` is a process that has not ended: a zombie has, and only
+/// waits for its parent to reap it.
+fn is_running(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|fields| fields.first().map(String::as_str) != Some("Z"))
+}
+
+/// Every process below `root` in the process tree, as /proc has it now.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut children: std::collections::BTreeMap<u32, Vec<u32>> = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if let Some(parent) = proc_stat(pid).and_then(|f| f.get(1).and_then(|p| p.parse::<u32>().ok())) {
+            children.entry(parent).or_default().push(pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut next = vec![root];
+    while let Some(pid) = next.pop() {
+        for &child in children.get(&pid).map(Vec::as_slice).unwrap_or_default() {
+            found.push(child);
+            next.push(child);
+        }
+    }
+    found
+}
+
+/// Whether `pid` runs the provider binary (installed by `terraform init` as
+/// `terraform-provider-bokbasen_vVERSION`).
+fn is_provider(pid: u32) -> bool {
+    executable(pid)
+        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .is_some_and(|name| name.starts_with(PROVIDER_BINARY))
+}
+
+/// The executable `pid` runs. `/proc/PID/comm` is cut at 15 characters, so
+/// the executable's path is read, or failing that argv[0].
+fn executable(pid: u32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok().or_else(|| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let argv0 = cmdline.split(|&b| b == 0).next()?;
+        Some(PathBuf::from(String::from_utf8_lossy(argv0).into_owned()))
+    })
+}
+
+fn sigkill(pid: u32) {
+    // SAFETY: kill(2) with a process ID and a signal number has no memory effects.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
     }
 }

@@ -7,10 +7,13 @@
 //! already is refused and left untouched; a create failing half way removes
 //! what it made.
 
-use bokbasen_e2e::{terraform_binaries, workspace_root, LocalAws, TerraformBinary, TerraformRun, WorkDir};
+use bokbasen_e2e::local_aws::TOOLING_ACCOUNT;
+use bokbasen_e2e::{example_file, terraform_binaries, Inventory, Kind, LocalAws, Session, TerraformBinary};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "bokbasen-pipeline-artifacts";
+/// The store's ownership marker on its bucket and key (`bokbasen:owner`).
+const MARKER: &str = "bokbasen_artifact_store/bokbasen-pipeline-artifacts";
 
 /// The example's provider, pointed at the local endpoint (an override file
 /// merges into it, so the example itself is applied unchanged).
@@ -34,15 +37,15 @@ provider "bokbasen" {
 "#;
 
 fn example() -> String {
-    std::fs::read_to_string(workspace_root().join("examples/resources/bokbasen_artifact_store/resource.tf"))
-        .expect("read example")
+    example_file("resources/bokbasen_artifact_store/resource.tf")
 }
 
-/// The store as S3 and KMS hold it: buckets; the bucket's policy Sids, the
-/// principals and conditions of its grants, encryption, versioning, public
-/// access block, tags and object count; every customer key with its state,
-/// policy grants, rotation and tags; the bokbasen aliases.
-fn inventory(aws: &LocalAws) -> Value {
+/// The store's documents as S3 and KMS hold them (what exists, with tags,
+/// object counts and key states, is the inventory's): the bucket's policy
+/// Sids with the principals and conditions of their grants, encryption,
+/// versioning and public access block; each enabled customer key's ARN,
+/// description, policy grants and rotation, by key ID.
+fn documents(aws: &LocalAws) -> Value {
     aws.boto3(&format!(
         r#"
 BUCKET = "{BUCKET}"
@@ -58,8 +61,8 @@ def grants(policy):
         roles = sorted(as_list(s.get("Condition", {{}}).get("ArnLike", {{}}).get("aws:PrincipalArn", [])))
         out[s.get("Sid", "")] = {{"effect": s["Effect"], "principals": principals, "roles": roles, "actions": sorted(as_list(s["Action"]))}}
     return out
-result = {{"buckets": sorted(b["Name"] for b in s3.list_buckets().get("Buckets", []))}}
-if BUCKET in result["buckets"]:
+result = {{}}
+if BUCKET in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
     bucket = {{}}
     try:
         bucket["policy"] = grants(json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"]))
@@ -76,26 +79,19 @@ if BUCKET in result["buckets"]:
         bucket["public_access_block"] = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
     except ClientError:
         bucket["public_access_block"] = None
-    try:
-        bucket["tags"] = {{t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]}}
-    except ClientError:
-        bucket["tags"] = {{}}
-    listed = s3.list_object_versions(Bucket=BUCKET)
-    bucket["objects"] = len(listed.get("Versions", [])) + len(listed.get("DeleteMarkers", []))
     result["bucket"] = bucket
 keys = {{}}
 for k in kms.list_keys()["Keys"]:
     meta = kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]
-    if meta.get("KeyManager") != "CUSTOMER":
+    if meta.get("KeyManager") != "CUSTOMER" or meta["KeyState"] != "Enabled":
         continue
-    key = {{"arn": meta["Arn"], "state": meta["KeyState"], "description": meta.get("Description", "")}}
-    if meta["KeyState"] == "Enabled":
-        key["policy"] = grants(json.loads(kms.get_key_policy(KeyId=k["KeyId"], PolicyName="default")["Policy"]))
-        key["rotation"] = kms.get_key_rotation_status(KeyId=k["KeyId"])["KeyRotationEnabled"]
-        key["tags"] = {{t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]}}
-    keys[k["KeyId"]] = key
+    keys[k["KeyId"]] = {{
+        "arn": meta["Arn"],
+        "description": meta.get("Description", ""),
+        "policy": grants(json.loads(kms.get_key_policy(KeyId=k["KeyId"], PolicyName="default")["Policy"])),
+        "rotation": kms.get_key_rotation_status(KeyId=k["KeyId"])["KeyRotationEnabled"],
+    }}
 result["keys"] = keys
-result["aliases"] = {{a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith("alias/bokbasen/")}}
 print(json.dumps(result))
 "#
     ))
@@ -124,56 +120,58 @@ fn assert_grants(found: &Value, key_id: &str, accounts: &[&str], context: &str) 
     assert_eq!(key["EnvironmentsDecryptArtifacts"]["roles"], roles(accounts), "{context}: decrypt condition");
 }
 
-fn run(work: &WorkDir, endpoint: &str, args: &[&str]) -> TerraformRun {
-    let var = format!("endpoint_url={endpoint}");
-    let mut all = vec![args[0], "-no-color", "-var", &var];
-    all.extend(&args[1..]);
-    work.run(&all)
-}
-
 /// Terraform wraps diagnostics at 78 columns: compare with single spaces.
 fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn write(work: &WorkDir, name: &str, contents: &str) {
-    std::fs::write(work.path().join(name), contents).expect("write configuration");
-}
-
-/// A working directory signing as the endpoint's caller (the documented
-/// provisioner policy, enforced).
-fn workdir(aws: &LocalAws, tf_binary: &TerraformBinary, main: &str) -> WorkDir {
-    let work = aws.workdir(
+/// A session over `main` with the provider pointed at the endpoint, signing
+/// as its caller (the documented provisioner policy, enforced).
+fn session<'a>(aws: &'a LocalAws, tf_binary: &TerraformBinary, main: &str) -> Session<'a> {
+    Session::new(
+        aws,
         tf_binary,
         &[("endpoint.tf", ENDPOINT), ("main.tf", main), ("provider_override.tf", PROVIDER_OVERRIDE)],
-    );
-    work.init();
-    work
+    )
+}
+
+/// The tooling account's only KMS key.
+fn only_key(inventory: &Inventory) -> &bokbasen_e2e::AwsObject {
+    let keys: Vec<_> = inventory.objects().iter().filter(|o| o.kind == Kind::KmsKey).collect();
+    assert_eq!(keys.len(), 1, "one key\n{inventory}");
+    keys[0]
 }
 
 fn lifecycle(tf_binary: &TerraformBinary) {
     let aws = LocalAws::start();
     let example_tf = example();
-    let work = workdir(&aws, tf_binary, &example_tf);
-    let endpoint = aws.endpoint();
-    let tf = |args: &[&str]| run(&work, &endpoint, args);
-    let context = |what: &str| format!("Terraform {}: {what}", tf_binary.version);
+    let s = session(&aws, tf_binary, &example_tf);
+    let context = |what: &str| s.context(what);
 
-    tf(&["apply", "-auto-approve"]).success();
-    let made = inventory(&aws);
-    assert_eq!(made["buckets"], json!([BUCKET]), "{}", context("the bucket"));
-    let keys = made["keys"].as_object().unwrap();
-    assert_eq!(keys.len(), 1, "{}: one key\n{made:#}", context("the key"));
-    let (key_id, key) = keys.iter().next().unwrap();
-    assert_eq!(key["state"], "Enabled");
-    assert_eq!(key["description"], format!("bokbasen artifact store {BUCKET}"));
-    assert_eq!(key["rotation"], true, "{}", context("rotation"));
-    assert_eq!(key["tags"], json!({"bokbasen:artifact-store": BUCKET, "team": "platform"}), "{}", context("key tags"));
-    assert_eq!(made["aliases"], json!({ format!("alias/bokbasen/{BUCKET}"): key_id }), "{}", context("alias"));
-    let bucket = &made["bucket"];
+    s.apply();
+    let made = s.inventory();
+    let key = only_key(&made);
+    let key_id = key.name.clone();
+    assert_eq!(
+        made.list(),
+        [format!("{TOOLING_ACCOUNT} s3-bucket {BUCKET}"), format!("{TOOLING_ACCOUNT} kms-key {key_id}")],
+        "{}: the bucket and its key, nothing else\n{made}",
+        context("created")
+    );
+    assert_eq!(key.key_state.as_deref(), Some("Enabled"));
+    let tags = [("bokbasen:owner", MARKER), ("team", "platform")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!(key.tags, tags.clone().into(), "{}", context("key tags"));
+    assert_eq!(key.aliases, [format!("alias/bokbasen/{BUCKET}")], "{}", context("alias"));
+    let bucket = made.get(TOOLING_ACCOUNT, Kind::Bucket, BUCKET).unwrap();
+    assert_eq!(bucket.tags, tags.into(), "{}", context("bucket tags"));
+    let found = documents(&aws);
+    let key_documents = &found["keys"][&key_id];
+    assert_eq!(key_documents["description"], format!("bokbasen artifact store {BUCKET}"));
+    assert_eq!(key_documents["rotation"], true, "{}", context("rotation"));
+    let bucket = &found["bucket"];
     assert_eq!(
         bucket["encryption"],
-        json!({"algorithm": "aws:kms", "key": key["arn"], "bucket_key": true}),
+        json!({"algorithm": "aws:kms", "key": key_documents["arn"], "bucket_key": true}),
         "{}",
         context("encryption")
     );
@@ -184,27 +182,25 @@ fn lifecycle(tf_binary: &TerraformBinary) {
         "{}",
         context("public access")
     );
-    assert_eq!(bucket["tags"], json!({"bokbasen:artifact-store": BUCKET, "team": "platform"}));
-    assert_grants(&made, key_id, &["222222222222", "333333333333"], &context("created"));
-    assert_eq!(work.outputs()["artifact_key_arn"], key["arn"], "{}", context("output"));
-    let second = tf(&["plan", "-detailed-exitcode"]);
-    assert_eq!(second.code, 0, "{}\n{second}", context("second plan empty"));
+    assert_grants(&found, &key_id, &["222222222222", "333333333333"], &context("created"));
+    assert_eq!(s.outputs()["artifact_key_arn"], key_documents["arn"], "{}", context("output"));
+    let second = s.plan_is_empty();
     assert!(!second.output().contains("changed outside Terraform"), "{}\n{second}", context("no drift warning"));
 
     // Production added: updated in place, both policies name it.
     let with_production = example_tf.replace(r#""333333333333"]"#, r#""333333333333", "444444444444"]"#);
     assert_ne!(with_production, example_tf);
-    write(&work, "main.tf", &with_production);
-    let plan = tf(&["plan"]);
+    s.write("main.tf", &with_production);
+    let plan = s.plan(&[]);
     assert!(
         plan.stdout.contains("1 to change, 0 to destroy") && plan.stdout.contains("+ \"444444444444\""),
         "{}\n{plan}",
         context("an account added")
     );
-    tf(&["apply", "-auto-approve"]).success();
+    s.apply();
     let all = ["222222222222", "333333333333", "444444444444"];
-    assert_grants(&inventory(&aws), key_id, &all, &context("account added"));
-    assert_eq!(tf(&["plan", "-detailed-exitcode"]).code, 0, "{}", context("plan after the update"));
+    assert_grants(&documents(&aws), &key_id, &all, &context("account added"));
+    s.plan_is_empty();
 
     // The bucket policy replaced out of band: shown on environment_account_ids, and repaired.
     aws.boto3(&format!(
@@ -214,8 +210,7 @@ client("s3").put_bucket_policy(Bucket="{BUCKET}", Policy=json.dumps(policy))
 print("{{}}")
 "#
     ));
-    let drift = tf(&["plan", "-detailed-exitcode"]);
-    assert_eq!(drift.code, 2, "{}\n{drift}", context("drift"));
+    let drift = s.plan_with_changes();
     assert!(
         drift.stdout.contains("environment_account_ids")
             && drift.stdout.contains("- \"999999999999\"")
@@ -223,19 +218,19 @@ print("{{}}")
         "{}\n{drift}",
         context("drift shown")
     );
-    tf(&["apply", "-auto-approve"]).success();
-    let repaired = inventory(&aws);
+    s.apply();
+    let repaired = documents(&aws);
     assert!(!repaired.to_string().contains("999999999999"), "{}\n{repaired:#}", context("repaired"));
-    assert_grants(&repaired, key_id, &all, &context("repaired"));
-    assert_eq!(tf(&["plan", "-detailed-exitcode"]).code, 0, "{}", context("plan after the repair"));
+    assert_grants(&repaired, &key_id, &all, &context("repaired"));
+    s.plan_is_empty();
 
     // Import by bucket name.
-    work.run(&["state", "rm", "bokbasen_artifact_store.artifacts"]).success();
-    tf(&["import", "bokbasen_artifact_store.artifacts", BUCKET]).success();
+    s.state_rm("bokbasen_artifact_store.artifacts");
+    s.import("bokbasen_artifact_store.artifacts", BUCKET);
     // (`state rm` takes the output with it: only the output may be planned.)
-    let after = tf(&["plan"]);
+    let after = s.plan(&[]);
     assert!(
-        after.code == 0 && !after.stdout.contains(" will be ") && !after.stdout.contains(" must be "),
+        !after.stdout.contains(" will be ") && !after.stdout.contains(" must be "),
         "{}\n{after}",
         context("plan after import")
     );
@@ -247,27 +242,36 @@ client("s3").put_object(Bucket="{BUCKET}", Key="ebook-api-pipeline/BuildOutput/a
 print("{{}}")
 "#
     ));
-    let refused = tf(&["destroy", "-auto-approve"]);
-    assert_ne!(refused.code, 0, "{}\n{refused}", context("destroy with objects"));
+    let refused = s.destroy_failing();
     assert!(
         flat(&refused.stderr).contains("force_destroy") && flat(&refused.stderr).contains("holds 1 object"),
         "{}\n{refused}",
         context("refusal names the count and the argument")
     );
-    let listed = work.run(&["state", "list"]).success();
-    assert!(listed.stdout.contains("bokbasen_artifact_store.artifacts"), "{}", context("state kept"));
-    let kept = inventory(&aws);
-    assert_eq!(kept["bucket"]["objects"], 1, "{}", context("object kept"));
-    assert_eq!(kept["keys"][key_id]["state"], "Enabled", "{}", context("key kept"));
+    assert!(s.state_addresses().contains(&"bokbasen_artifact_store.artifacts".to_owned()), "{}", context("state kept"));
+    let kept = s.inventory();
+    assert_eq!(
+        kept.get(TOOLING_ACCOUNT, Kind::Bucket, BUCKET).unwrap().contents,
+        Some(1),
+        "{}",
+        context("object kept")
+    );
+    assert_eq!(only_key(&kept).key_state.as_deref(), Some("Enabled"), "{}", context("key kept"));
 
     // With force_destroy: the bucket goes with its objects, the key is scheduled for deletion.
-    write(&work, "main.tf", &with_production.replace("tags = {", "force_destroy = true\n\n  tags = {"));
-    tf(&["apply", "-auto-approve"]).success();
-    tf(&["destroy", "-auto-approve"]).success();
-    let left = inventory(&aws);
-    assert_eq!(left["buckets"], json!([]), "{}", context("bucket deleted"));
-    assert_eq!(left["keys"][key_id]["state"], "PendingDeletion", "{}\n{left:#}", context("key scheduled"));
-    assert_eq!(left["aliases"], json!({}), "{}", context("alias deleted"));
+    s.write("main.tf", &with_production.replace("tags = {", "force_destroy = true\n\n  tags = {"));
+    s.apply();
+    s.destroy();
+    let left = s.inventory();
+    assert!(left.live().is_empty(), "{}: nothing but the key scheduled for deletion\n{left}", context("destroyed"));
+    let key = only_key(&left);
+    assert_eq!(
+        (key.name.as_str(), key.key_state.as_deref()),
+        (key_id.as_str(), Some("PendingDeletion")),
+        "{}",
+        context("key scheduled")
+    );
+    assert_eq!(key.aliases, Vec::<String>::new(), "{}", context("alias deleted"));
 }
 
 #[test]
@@ -287,8 +291,7 @@ fn artifact_store_lifecycle() {
 fn only_environment_bokbasen_roles_read_the_store() {
     let tf_binary = terraform_binaries().remove(0);
     let aws = LocalAws::start();
-    let work = workdir(&aws, &tf_binary, &example());
-    run(&work, &aws.endpoint(), &["apply", "-auto-approve"]).success();
+    session(&aws, &tf_binary, &example()).apply();
     let reads = aws.boto3(&format!(
         r#"
 BUCKET, KEY, ACCOUNT = "{BUCKET}", "ebook-api-pipeline/BuildOutput/abc.zip", "222222222222"
@@ -341,9 +344,9 @@ print(json.dumps({{
     );
 }
 
-/// A bucket that exists already is never adopted: create fails pointing at
-/// import, makes nothing, and leaves the bucket as it was; import refuses it
-/// too, since bokbasen did not make it.
+/// A bucket that exists already without the store's marker is never
+/// adopted: create fails pointing at import, makes nothing, and leaves the
+/// bucket as it was; import refuses it too, since it has no KMS key.
 #[test]
 fn an_existing_bucket_is_refused_and_left_untouched() {
     let tf_binary = terraform_binaries().remove(0);
@@ -358,28 +361,25 @@ print("{{}}")
 "#
     ));
     assert_eq!(before, json!({}));
-    let original = inventory(&aws);
-    let work = workdir(&aws, &tf_binary, &example());
-    let endpoint = aws.endpoint();
-    let apply = run(&work, &endpoint, &["apply", "-auto-approve"]);
-    assert_ne!(apply.code, 0, "{apply}");
+    let s = session(&aws, &tf_binary, &example());
+    let original = s.inventory();
+    let apply = s.apply_failing();
     assert!(
-        flat(&apply.stderr).contains("already exists")
-            && flat(&apply.stderr).contains(&format!("terraform import <address> {BUCKET}"))
-            && flat(&apply.stderr).contains("Nothing was created"),
+        flat(&apply.stderr).contains(&format!("S3 bucket {BUCKET} in account 123456789012 has no bokbasen:owner tag"))
+            && flat(&apply.stderr).contains(&format!("terraform import ADDRESS {BUCKET}"))
+            && flat(&apply.stderr).contains("nothing was created"),
         "{apply}"
     );
-    assert_eq!(inventory(&aws), original, "the bucket is untouched and no key was made");
-    assert_eq!(original["keys"], json!({}));
+    original.assert_unchanged(&s.inventory(), "the bucket is untouched and no key was made");
+    assert_eq!(original.list(), [format!("{TOOLING_ACCOUNT} s3-bucket {BUCKET}")], "{original}");
 
-    let import = run(&work, &endpoint, &["import", "bokbasen_artifact_store.artifacts", BUCKET]);
-    assert_ne!(import.code, 0, "{import}");
+    let import = s.import_failing("bokbasen_artifact_store.artifacts", BUCKET);
     assert!(
-        flat(&import.stderr).contains("not an artifact store bokbasen made")
-            && flat(&import.stderr).contains("bokbasen:artifact-store"),
+        flat(&import.stderr).contains("cannot be imported as an artifact store")
+            && flat(&import.stderr).contains("not SSE-KMS"),
         "{import}"
     );
-    assert_eq!(inventory(&aws), original, "import changed nothing");
+    original.assert_unchanged(&s.inventory(), "import changed nothing");
 }
 
 /// A create failing half way (the alias refused) removes the bucket and
@@ -389,29 +389,29 @@ print("{{}}")
 fn a_create_failing_half_way_removes_what_it_made() {
     let tf_binary = terraform_binaries().remove(0);
     let aws = LocalAws::start();
-    let work = workdir(&aws, &tf_binary, &example());
-    let endpoint = aws.endpoint();
+    let s = session(&aws, &tf_binary, &example());
     // A code no SDK retries (LimitExceededException counts as throttling).
     aws.inject_fault("kms:CreateAlias", 400, "AlreadyExistsException", "The alias exists (injected).", Some(1));
-    let apply = run(&work, &endpoint, &["apply", "-auto-approve"]);
-    assert_ne!(apply.code, 0, "{apply}");
+    let apply = s.apply_failing();
     assert!(
         flat(&apply.stderr).contains("The alias exists (injected)")
             && flat(&apply.stderr).contains("Everything created by this attempt was removed again")
             && flat(&apply.stderr).contains("scheduled for deletion in 30 days"),
         "{apply}"
     );
-    let left = inventory(&aws);
-    assert_eq!(left["buckets"], json!([]), "{left:#}");
-    let states: Vec<&Value> = left["keys"].as_object().unwrap().values().map(|k| &k["state"]).collect();
-    assert_eq!(states, [&json!("PendingDeletion")], "{left:#}");
-    assert_eq!(left["aliases"], json!({}));
-    assert!(!work.run(&["state", "list"]).stdout.contains("bokbasen_artifact_store"), "nothing in state");
+    let left = s.inventory();
+    assert!(left.live().is_empty(), "nothing but the key scheduled for deletion\n{left}");
+    let key = only_key(&left);
+    assert_eq!(key.key_state.as_deref(), Some("PendingDeletion"), "{left}");
+    assert_eq!(key.aliases, Vec::<String>::new(), "{left}");
+    assert_eq!(s.state_addresses(), Vec::<String>::new(), "nothing in state");
 
-    run(&work, &endpoint, &["apply", "-auto-approve"]).success();
-    let made = inventory(&aws);
-    assert_eq!(made["buckets"], json!([BUCKET]));
-    assert_eq!(made["aliases"].as_object().unwrap().len(), 1);
+    s.apply();
+    let made = s.inventory();
+    assert_eq!(made.names(TOOLING_ACCOUNT, Kind::Bucket), [BUCKET], "{made}");
+    let aliases: usize = made.live().objects().iter().map(|o| o.aliases.len()).sum();
+    assert_eq!(aliases, 1, "{made}");
+    assert_eq!(made.duplicates(), Vec::<String>::new(), "one live key");
 }
 
 /// Bad arguments are refused at plan with their attribute, nothing made.
@@ -430,9 +430,8 @@ resource "bokbasen_artifact_store" "bad" {
   key_deletion_window_days = 3
 }
 "#;
-    let work = workdir(&aws, &tf_binary, config);
-    let plan = run(&work, &aws.endpoint(), &["plan"]);
-    assert_ne!(plan.code, 0, "{plan}");
+    let s = session(&aws, &tf_binary, config);
+    let plan = s.plan_failing();
     for expected in [
         "Invalid bucket",
         "bucket                   = \"Not_A_Bucket\"",
@@ -443,5 +442,5 @@ resource "bokbasen_artifact_store" "bad" {
     ] {
         assert!(plan.stderr.contains(expected), "missing {expected:?}\n{plan}");
     }
-    assert_eq!(inventory(&aws)["buckets"], json!([]), "nothing was made");
+    assert!(s.inventory().is_empty(), "nothing was made");
 }

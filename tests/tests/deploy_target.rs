@@ -9,7 +9,7 @@
 //! documented policy, which may assume `OrganizationAccountAccessRole` in
 //! the environment accounts (`AdministerEnvironments`), as in AWS.
 
-use bokbasen_e2e::{terraform_binaries, workspace_root, LocalAws, TerraformBinary, TerraformRun, WorkDir};
+use bokbasen_e2e::{example_file, terraform_binaries, Kind, LocalAws, Session, TerraformBinary};
 use serde_json::{json, Value};
 
 /// The example's provider block, pointed at the local endpoint (an override
@@ -34,16 +34,13 @@ provider "bokbasen" {
 }
 "#;
 
-const ACCOUNTS: [&str; 4] = ["123456789012", "222222222222", "333333333333", "444444444444"];
+const TEST_ACCOUNT: &str = "222222222222";
 
-fn example(path: &str) -> String {
-    std::fs::read_to_string(workspace_root().join("examples").join(path)).expect("read example")
-}
-
-/// Roles under `/bokbasen/` in every account, with trust (per statement:
+/// The documents of the roles under `/bokbasen/` in every account (which
+/// roles exist, with their tags, is the inventory's): trust (per statement:
 /// Sid, principals, the `aws:PrincipalArn` patterns and the external ID),
 /// inline policy Sids and managed policies.
-fn roles(aws: &LocalAws) -> Value {
+fn role_documents(aws: &LocalAws) -> Value {
     aws.boto3(
         r#"
 def strings(value):
@@ -65,7 +62,6 @@ for account in ["123456789012", "222222222222", "333333333333", "444444444444"]:
             "trust": trust,
             "sids": sorted(s.get("Sid", "") for s in policy["Statement"]),
             "managed": sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]),
-            "tags": {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]},
         }
     result[account] = roles
 print(json.dumps(result))
@@ -73,31 +69,22 @@ print(json.dumps(result))
     )
 }
 
-fn run(work: &WorkDir, endpoint: &str, args: &[&str]) -> TerraformRun {
-    let var = format!("endpoint_url={endpoint}");
-    let mut all = vec![args[0], "-no-color", "-var", &var];
-    all.extend(&args[1..]);
-    work.run(&all)
-}
-
 fn lifecycle(tf_binary: &TerraformBinary) {
     let aws = LocalAws::start_with_aws_managed_policies();
-    let example_tf = example("resources/bokbasen_deploy_target/resource.tf");
-    let work = example_workdir(&aws, tf_binary, &example_tf);
-    let endpoint = aws.endpoint();
-    let tf = |args: &[&str]| run(&work, &endpoint, args);
-    let context = |what: &str| format!("Terraform {}: {what}", tf_binary.version);
-    work.init();
+    let example_tf = example_file("resources/bokbasen_deploy_target/resource.tf");
+    let s = example_session(&aws, tf_binary, &example_tf);
+    let context = |what: &str| s.context(what);
 
-    tf(&["apply", "-auto-approve"]).success();
-    let made = roles(&aws);
-    for account in ACCOUNTS {
-        let names: Vec<&String> = made[account].as_object().unwrap().keys().collect();
-        let expected: Vec<&str> =
-            if account == "222222222222" { vec!["bokbasen-deployer-test", "bokbasen-devops-test"] } else { vec![] };
-        assert_eq!(names, expected, "{}: roles in {account}", context("created"));
-    }
-    let deployer = &made["222222222222"]["bokbasen-deployer-test"];
+    s.apply();
+    let made = s.inventory();
+    assert_eq!(
+        made.list(),
+        ["bokbasen-deployer-test", "bokbasen-devops-test"].map(|role| format!("{TEST_ACCOUNT} iam-role {role}")),
+        "{}: the Test account's two roles, nothing else in any account",
+        context("created")
+    );
+    let documents = role_documents(&aws);
+    let deployer = &documents[TEST_ACCOUNT]["bokbasen-deployer-test"];
     assert_eq!(
         deployer["trust"],
         json!([
@@ -125,34 +112,38 @@ fn lifecycle(tf_binary: &TerraformBinary) {
     for sid in ["DeployLambda", "DeployBatch", "DeployApiGateway", "ReadEnvironmentConfig"] {
         assert!(!sids.contains(&sid), "{}: no {sid} in {sids:?}", context("only what a release needs"));
     }
-    // The kinds are kept in a tag of the deployer role, which the state does not show among its tags.
-    assert_eq!(deployer["tags"], json!({"environment": "test", "bokbasen:kinds": "fargate:lambda:static_site"}));
-    let devops = &made["222222222222"]["bokbasen-devops-test"];
+    // The kinds are kept in a tag of the deployer role, which the state does not show among its tags;
+    // so is bokbasen's ownership marker.
+    assert_eq!(
+        json!(made.get(TEST_ACCOUNT, Kind::IamRole, "bokbasen-deployer-test").unwrap().tags),
+        json!({
+            "environment": "test",
+            "bokbasen:kinds": "fargate:lambda:static_site",
+            "bokbasen:owner": "bokbasen_deploy_target/test",
+        })
+    );
+    let devops = &documents[TEST_ACCOUNT]["bokbasen-devops-test"];
     assert_eq!(devops["managed"], json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"]), "{}", context("devops reads"));
     let devops_principals: Vec<&Value> =
         devops["trust"].as_array().unwrap().iter().flat_map(|s| s["principal_arns"].as_array().unwrap()).collect();
     assert_eq!(devops_principals, [&json!("arn:aws:iam::123456789012:role/devops")], "{devops}");
-    let outputs = work.outputs();
+    let outputs = s.outputs();
     assert_eq!(outputs["deployer_role_arn"], "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test");
-    assert_eq!(tf(&["plan", "-detailed-exitcode"]).code, 0, "{}", context("second plan empty"));
+    s.plan_is_empty();
 
     // Another kind: updated in place.
-    work_write(
-        &work,
-        "main.tf",
-        &example_tf.replace("\"lambda\", \"static_site\"]", "\"lambda\", \"static_site\", \"batch\"]"),
-    );
-    let plan = tf(&["plan"]);
+    s.write("main.tf", &example_tf.replace("\"lambda\", \"static_site\"]", "\"lambda\", \"static_site\", \"batch\"]"));
+    let plan = s.plan(&[]);
     assert!(
         plan.stdout.contains("1 to change, 0 to destroy") && plan.stdout.contains("+ \"batch\""),
         "{}\n{plan}",
         context("kinds update")
     );
-    tf(&["apply", "-auto-approve"]).success();
-    assert_eq!(
-        roles(&aws)["222222222222"]["bokbasen-deployer-test"]["tags"]["bokbasen:kinds"],
-        "fargate:lambda:batch:static_site"
-    );
+    s.apply();
+    let kinds = s.inventory().get(TEST_ACCOUNT, Kind::IamRole, "bokbasen-deployer-test").unwrap().tags
+        ["bokbasen:kinds"]
+        .clone();
+    assert_eq!(kinds, "fargate:lambda:batch:static_site");
 
     // Trust widened out of band to another account's pipeline roles (its
     // root as a principal, and its `*-pipeline` roles in the condition, as
@@ -170,50 +161,51 @@ iam.update_assume_role_policy(RoleName="bokbasen-deployer-test", PolicyDocument=
 print("{}")
 "#,
     );
-    let drift = tf(&["plan", "-detailed-exitcode"]);
-    assert_eq!(drift.code, 2, "{}\n{drift}", context("drift"));
+    let drift = s.plan_with_changes();
     assert!(
         drift.stdout.contains("pipeline_account_ids") && drift.stdout.contains("- \"999999999999\""),
         "{}\n{drift}",
         context("drift shown")
     );
-    tf(&["apply", "-auto-approve"]).success();
-    assert!(!roles(&aws).to_string().contains("999999999999"), "{}", context("repaired"));
+    s.apply();
+    assert!(!role_documents(&aws).to_string().contains("999999999999"), "{}", context("repaired"));
 
     // Import by environment name.
-    work.run(&["state", "rm", "bokbasen_deploy_target.test"]).success();
-    tf(&["import", "bokbasen_deploy_target.test", "test"]).success();
-    let after = tf(&["plan"]);
+    s.state_rm("bokbasen_deploy_target.test");
+    s.import("bokbasen_deploy_target.test", "test");
+    let after = s.plan(&[]);
     assert!(
-        after.code == 0 && !after.stdout.contains(" will be ") && !after.stdout.contains(" must be "),
+        !after.stdout.contains(" will be ") && !after.stdout.contains(" must be "),
         "{}\n{after}",
         context("plan after import")
     );
 
     // The data source finds the roles for other modules.
-    work_write(&work, "data.tf", &example("data-sources/bokbasen_deploy_target/data-source.tf"));
-    tf(&["apply", "-auto-approve"]).success();
-    let outputs = work.outputs();
+    s.write("data.tf", &example_file("data-sources/bokbasen_deploy_target/data-source.tf"));
+    s.apply();
+    let outputs = s.outputs();
     assert_eq!(outputs["test_deploy_role_arn"], outputs["deployer_role_arn"], "{}", context("data source"));
-    std::fs::remove_file(work.path().join("data.tf")).unwrap();
+    s.remove("data.tf");
 
     // Without the DevOps role: it is removed, the deployer stays.
-    work_write(&work, "main.tf", &example_tf.replace("devops_read_only  = true", "devops_read_only  = false"));
-    tf(&["apply", "-auto-approve"]).success();
-    let names: Vec<String> = roles(&aws)["222222222222"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(names, ["bokbasen-deployer-test"], "{}", context("devops role removed"));
+    s.write("main.tf", &example_tf.replace("devops_read_only  = true", "devops_read_only  = false"));
+    s.apply();
+    let left = s.inventory();
+    assert_eq!(
+        left.list(),
+        [format!("{TEST_ACCOUNT} iam-role bokbasen-deployer-test")],
+        "{}",
+        context("devops role removed")
+    );
 
-    tf(&["destroy", "-auto-approve"]).success();
-    let left = roles(&aws);
-    for account in ACCOUNTS {
-        assert_eq!(left[account], json!({}), "{}: roles left in {account}", context("destroy"));
-    }
+    s.destroy();
+    let left = s.inventory();
+    assert!(left.is_empty(), "{}: left in the accounts:\n{left}", context("destroy"));
     // The data source then says what is missing and how to make it.
-    work_write(&work, "main.tf", "");
-    work_write(&work, "provider.tf", example_tf.split("resource \"bokbasen_deploy_target\"").next().unwrap());
-    work_write(&work, "data.tf", &example("data-sources/bokbasen_deploy_target/data-source.tf"));
-    let missing = tf(&["plan"]);
-    assert_ne!(missing.code, 0, "{missing}");
+    s.write("main.tf", "");
+    s.write("provider.tf", example_tf.split("resource \"bokbasen_deploy_target\"").next().unwrap());
+    s.write("data.tf", &example_file("data-sources/bokbasen_deploy_target/data-source.tf"));
+    let missing = s.plan_failing();
     assert!(
         missing.stderr.contains("No deploy target") && missing.stderr.contains("bokbasen_deploy_target"),
         "{}\n{missing}",
@@ -221,14 +213,11 @@ print("{}")
     );
 }
 
-fn work_write(work: &WorkDir, name: &str, contents: &str) {
-    std::fs::write(work.path().join(name), contents).expect("write configuration");
-}
-
 /// The example, with its provider pointed at `aws` (an override file merges
 /// into it, so the example itself is applied unchanged).
-fn example_workdir(aws: &LocalAws, tf_binary: &TerraformBinary, example_tf: &str) -> WorkDir {
-    aws.workdir(
+fn example_session<'a>(aws: &'a LocalAws, tf_binary: &TerraformBinary, example_tf: &str) -> Session<'a> {
+    Session::new(
+        aws,
         tf_binary,
         &[("endpoint.tf", ENDPOINT), ("main.tf", example_tf), ("provider_override.tf", PROVIDER_OVERRIDE)],
     )
@@ -262,10 +251,8 @@ resource "bokbasen_deploy_target" "bad" {
   devops_read_only     = true
 }
 "#;
-    let work = aws.workdir(&tf_binary, &[("endpoint.tf", ENDPOINT), ("main.tf", config)]);
-    work.init();
-    let plan = run(&work, &aws.endpoint(), &["plan"]);
-    assert_ne!(plan.code, 0, "{plan}");
+    let s = Session::new(&aws, &tf_binary, &[("endpoint.tf", ENDPOINT), ("main.tf", config)]);
+    let plan = s.plan_failing();
     for expected in [
         "Invalid environment",
         "environment          = \"Test_Env\"",
@@ -278,7 +265,7 @@ resource "bokbasen_deploy_target" "bad" {
     ] {
         assert!(plan.stderr.contains(expected), "missing {expected:?}\n{plan}");
     }
-    assert_eq!(roles(&aws)["123456789012"], json!({}), "nothing was made");
+    assert!(s.inventory().is_empty(), "nothing was made");
 }
 
 /// What provider 0.1.0 (schema version 0) stored for the example's target:
@@ -343,30 +330,26 @@ fn state_of_provider_0_1_0(lineage: &str, serial: u64) -> Value {
 fn state_of_provider_0_1_0_upgrades_without_changes() {
     for tf_binary in terraform_binaries() {
         let aws = LocalAws::start_with_aws_managed_policies();
-        let work = example_workdir(&aws, &tf_binary, &example("resources/bokbasen_deploy_target/resource.tf"));
-        let endpoint = aws.endpoint();
-        let tf = |args: &[&str]| run(&work, &endpoint, args);
-        let context = |what: &str| format!("Terraform {}: {what}", tf_binary.version);
-        work.init();
-        tf(&["apply", "-auto-approve"]).success();
-        let state_path = work.path().join("terraform.tfstate");
-        let written: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+        let s = example_session(&aws, &tf_binary, &example_file("resources/bokbasen_deploy_target/resource.tf"));
+        let context = |what: &str| s.context(what);
+        s.apply();
+        let written = s.state_json();
         let old =
             state_of_provider_0_1_0(written["lineage"].as_str().unwrap(), written["serial"].as_u64().unwrap() + 1);
-        std::fs::write(&state_path, serde_json::to_string_pretty(&old).unwrap()).unwrap();
-        let roles_before = roles(&aws);
+        s.replace_state_json(&old);
+        let (inventory_before, documents_before) = (s.inventory(), role_documents(&aws));
 
-        let plan = tf(&["plan", "-detailed-exitcode"]);
-        assert_eq!(plan.code, 0, "{}\n{plan}", context("the upgraded state plans no change"));
+        let plan = s.plan_is_empty();
         assert!(plan.stdout.contains("No changes."), "{}\n{plan}", context("no changes"));
 
-        tf(&["apply", "-auto-approve"]).success();
-        let stored: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
-        let instance = &stored["resources"][0]["instances"][0];
-        assert_eq!(instance["schema_version"], 1, "{}: {instance}", context("stored at the current version"));
-        assert_eq!(instance["attributes"]["pipeline_account_ids"], json!(["123456789012"]), "{}", context("accounts"));
-        assert!(instance["attributes"].get("pipeline_role_arns").is_none(), "{}: {instance}", context("old attribute"));
-        assert_eq!(roles(&aws), roles_before, "{}", context("the roles were not touched"));
-        tf(&["destroy", "-auto-approve"]).success();
+        s.apply();
+        let state = s.state();
+        let instance = &state[0];
+        assert_eq!(instance.schema_version, 1, "{}: {instance:?}", context("stored at the current version"));
+        assert_eq!(instance.attributes["pipeline_account_ids"], json!(["123456789012"]), "{}", context("accounts"));
+        assert!(instance.attributes.get("pipeline_role_arns").is_none(), "{}: {instance:?}", context("old attribute"));
+        inventory_before.assert_unchanged(&s.inventory(), &context("the roles were not touched"));
+        assert_eq!(role_documents(&aws), documents_before, "{}", context("the roles' documents were not touched"));
+        s.destroy();
     }
 }

@@ -12,7 +12,7 @@
 //! endpoint refuses fails the test, naming action, principal and resource.
 
 use bokbasen_e2e::local_aws::{CALLER_USER, TOOLING_ACCOUNT};
-use bokbasen_e2e::{terraform_binaries, LocalAws, TerraformBinary, TerraformRun, WorkDir};
+use bokbasen_e2e::{terraform_binaries, Inventory, Kind, LocalAws, Session, TerraformBinary};
 use serde_json::{json, Value};
 
 const KINDS: [&str; 5] = ["fargate", "lambda", "batch", "api_gateway", "static_site"];
@@ -31,38 +31,21 @@ fn service_name(kind: &str) -> &'static str {
     }
 }
 
-/// The kind's runnable example, `examples/service-pipeline/<kind>/main.tf`:
-/// what users copy is what the suite applies.
-fn configuration(kind: &str) -> String {
-    let path =
-        format!("{}/../examples/service-pipeline/{}/main.tf", env!("CARGO_MANIFEST_DIR"), kind.replace('_', "-"));
-    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("reading {path}: {err}"))
+/// A session over the kind's runnable example,
+/// `examples/service-pipeline/<kind>/`: what users copy is what the suite
+/// applies.
+fn session<'a>(aws: &'a LocalAws, tf: &TerraformBinary, kind: &str) -> Session<'a> {
+    Session::from_example(aws, tf, &format!("service-pipeline/{}", kind.replace('_', "-"))).label(kind)
 }
 
-/// What exists in every account: pipelines, projects, bokbasen roles, ECR
-/// repositories; in the tooling account also buckets and the customer KMS
-/// keys with their state.
-fn inventory(aws: &LocalAws) -> Value {
-    aws.boto3(
-        r#"
-result = {}
-for account in ["123456789012", "222222222222", "333333333333", "444444444444"]:
-    session = None if account == "123456789012" else assume(account)
-    result[account] = {
-        "pipelines": sorted(p["name"] for p in client("codepipeline", session).list_pipelines()["pipelines"]),
-        "projects": sorted(client("codebuild", session).list_projects()["projects"]),
-        "roles": sorted(r["RoleName"] for r in client("iam", session).list_roles(PathPrefix="/bokbasen/")["Roles"]),
-        "repositories": sorted(r["repositoryName"] for r in client("ecr", session).describe_repositories()["repositories"]),
-    }
-tooling = result["123456789012"]
-tooling["buckets"] = sorted(b["Name"] for b in client("s3").list_buckets().get("Buckets", []))
-kms = client("kms")
-keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
-tooling["keys"] = sorted(k["KeyState"] for k in keys if k.get("KeyManager") == "CUSTOMER")
-print(json.dumps(result))
-"#,
-    )
+/// The states of the tooling account's KMS keys.
+fn key_states(inventory: &Inventory) -> Vec<&str> {
+    inventory.objects().iter().filter(|o| o.kind == Kind::KmsKey).filter_map(|o| o.key_state.as_deref()).collect()
 }
+
+/// The kinds of object a pipeline is made of (the store's bucket and key
+/// are not).
+const PIPELINE_PARTS: [Kind; 4] = [Kind::Pipeline, Kind::CodeBuildProject, Kind::IamRole, Kind::EcrRepository];
 
 /// The documents a release depends on, as AWS holds them: the pipeline's
 /// artifact store, every CodeBuild project's encryption key (in every
@@ -109,58 +92,17 @@ print(json.dumps(result))
     ))
 }
 
-/// Terraform in a working directory holding one example, signing as the
-/// endpoint's caller; every run carries `-var endpoint_url=...`.
-struct Session<'a> {
-    work: WorkDir,
-    endpoint: String,
-    tf: &'a TerraformBinary,
-    kind: &'a str,
-}
-
-impl Session<'_> {
-    fn new<'a>(aws: &LocalAws, tf: &'a TerraformBinary, kind: &'a str) -> Session<'a> {
-        let work = aws.workdir(tf, &[("main.tf", &configuration(kind))]);
-        work.init();
-        Session { work, endpoint: format!("endpoint_url={}", aws.endpoint()), tf, kind }
-    }
-
-    /// `terraform COMMAND -no-color -var endpoint_url=... -var VAR... ARGS`; a
-    /// request the endpoint refused fails the test whatever the exit code.
-    fn run(&self, args: &[&str], vars: &[&str]) -> TerraformRun {
-        // Options go before an import's address and ID.
-        let mut all: Vec<&str> = vec![args[0], "-no-color", "-var", &self.endpoint];
-        for var in vars {
-            all.extend(["-var", var]);
-        }
-        all.extend(&args[1..]);
-        let run = self.work.run(&all);
-        assert!(run.denials.is_empty(), "{}\n{run}", self.context("a request was refused"));
-        run
-    }
-
-    fn context(&self, what: &str) -> String {
-        format!("Terraform {} / {}: {what}", self.tf.version, self.kind)
-    }
-}
-
-/// The names in an inventory's account `part`.
-fn names<'v>(inventory: &'v Value, account: &str, part: &str) -> Vec<&'v str> {
-    inventory[account][part].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect()
-}
-
 fn run_kind(tf: &TerraformBinary, kind: &str) {
     let aws = LocalAws::start();
-    let s = Session::new(&aws, tf, kind);
+    let mut s = session(&aws, tf, kind);
     let name = service_name(kind);
-    let context = |what: &str| s.context(what);
 
     // One apply makes the organisation's side: the store, three deploy
     // targets and the pipeline. The pipeline's stages are shown at plan
     // time, though its deploy roles and key are only made by this apply:
     // no name depends on them.
-    let plan = s.run(&["plan"], &[]);
-    assert_eq!(plan.code, 0, "{}\n{plan}", context("plan"));
+    let context = |what: &str| format!("Terraform {} / {kind}: {what}", tf.version);
+    let plan = s.plan(&[]);
     assert!(plan.stdout.contains("Plan: 5 to add, 0 to change, 0 to destroy."), "{}\n{plan}", context("plan"));
     assert!(
         !plan.stdout.contains("stages             = (known after apply)")
@@ -169,21 +111,22 @@ fn run_kind(tf: &TerraformBinary, kind: &str) {
         "{}\n{plan}",
         context("stages known at the first plan")
     );
-    s.run(&["apply", "-auto-approve"], &[]).success();
-    let outputs = s.work.outputs();
+    s.apply();
+    let outputs = s.outputs();
     let stages: Vec<&str> = outputs["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(stages, ["Source", "Build", "test", "stage", "production"], "{}", context("stages"));
     let version = outputs["pipeline_version"].as_i64().unwrap();
     let key_arn = outputs["artifact_key_arn"].as_str().unwrap().to_owned();
-    let created = inventory(&aws);
-    assert_eq!(names(&created, TOOLING_ACCOUNT, "pipelines"), [name], "{}", context("created"));
-    assert_eq!(names(&created, TOOLING_ACCOUNT, "buckets"), [BUCKET], "{}", context("the artifact bucket"));
-    assert_eq!(names(&created, TOOLING_ACCOUNT, "keys"), ["Enabled"], "{}", context("the artifact key"));
+    let created = s.inventory();
+    assert_eq!(created.names(TOOLING_ACCOUNT, Kind::Pipeline), [name], "{}", context("created"));
+    assert_eq!(created.names(TOOLING_ACCOUNT, Kind::Bucket), [BUCKET], "{}", context("the artifact bucket"));
+    assert_eq!(key_states(&created), ["Enabled"], "{}", context("the artifact key"));
     let smoke_test = format!("{name}-test-smoke-test");
-    assert!(names(&created, "222222222222", "projects").contains(&smoke_test.as_str()), "{}", context("projects"));
+    let test_projects = created.names("222222222222", Kind::CodeBuildProject);
+    assert!(test_projects.contains(&smoke_test.as_str()), "{}", context("projects"));
     for (env, account) in ENVIRONMENTS {
         assert_eq!(
-            names(&created, account, "roles"),
+            created.names(account, Kind::IamRole),
             [format!("bokbasen-deployer-{env}"), format!("{name}-{env}-cb")],
             "{}",
             context("roles")
@@ -238,20 +181,19 @@ fn run_kind(tf: &TerraformBinary, kind: &str) {
     }
 
     // Nothing changed: nothing planned.
-    let replan = s.run(&["plan", "-detailed-exitcode"], &[]);
-    assert_eq!(replan.code, 0, "{}\n{replan}", context("second plan"));
+    s.plan_is_empty();
 
     // In place: a new branch updates the pipeline.
-    let update = s.run(&["plan", "-detailed-exitcode"], &["branch=release"]);
-    assert_eq!(update.code, 2, "{}\n{update}", context("update plan"));
+    s.set_var("branch", "release");
+    let update = s.plan_with_changes();
     assert!(
         update.stdout.contains("updated in-place")
             && update.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
         "{}\n{update}",
         context("update plan")
     );
-    s.run(&["apply", "-auto-approve"], &["branch=release"]).success();
-    assert!(s.work.outputs()["pipeline_version"].as_i64().unwrap() > version, "{}", context("version grows"));
+    s.apply();
+    assert!(s.outputs()["pipeline_version"].as_i64().unwrap() > version, "{}", context("version grows"));
     let branch = aws.boto3(&format!(
         r#"
 pipeline = client("codepipeline").get_pipeline(name="{name}")["pipeline"]
@@ -275,9 +217,9 @@ print(json.dumps(project.get("vpcConfig", {{}}).get("vpcId")))
             .ok_or(when.to_string())
         };
         assert!(vpc("before").is_ok(), "{}", context("the example's Test steps run in its VPC"));
-        s.run(&["apply", "-auto-approve"], &["branch=release", "test_network=null"]).success();
+        s.set_var("test_network", "null").apply();
         assert_eq!(vpc("removed"), Err("removed".to_string()), "{}", context("network removed"));
-        s.run(&["apply", "-auto-approve"], &["branch=release"]).success();
+        s.unset_var("test_network").apply();
         assert!(vpc("back").is_ok(), "{}", context("network back"));
     }
 
@@ -288,17 +230,17 @@ client("codebuild", assume("333333333333")).delete_project(name="{name}-stage-sm
 print("{{}}")
 "#
     ));
-    let drift = s.run(&["plan", "-detailed-exitcode"], &["branch=release"]);
-    assert_eq!(drift.code, 2, "{}\n{drift}", context("drift plan"));
-    s.run(&["apply", "-auto-approve"], &["branch=release"]).success();
-    let stage_projects = inventory(&aws);
+    s.plan_with_changes();
+    s.apply();
+    let stage_projects = s.inventory();
     assert!(
-        names(&stage_projects, "333333333333", "projects").contains(&format!("{name}-stage-smoke-test").as_str()),
+        stage_projects
+            .names("333333333333", Kind::CodeBuildProject)
+            .contains(&format!("{name}-stage-smoke-test").as_str()),
         "{}",
         context("re-created")
     );
-    let settled = s.run(&["plan", "-detailed-exitcode"], &["branch=release"]);
-    assert_eq!(settled.code, 0, "{}\n{settled}", context("plan after repair"));
+    s.plan_is_empty();
 
     // Drift made out of band, in the pipeline account and in the Test
     // account, shows on the attributes it changed; the apply puts it back.
@@ -316,17 +258,15 @@ codebuild.update_project(name=project["name"], environment=environment)
 print("{{}}")
 "#
     ));
-    let drifted = s.run(&["plan", "-detailed-exitcode"], &["branch=release"]);
-    assert_eq!(drifted.code, 2, "{}\n{drifted}", context("out-of-band drift"));
+    let drifted = s.plan_with_changes();
     for change in [
         r#"branch         = "hotfix" -> "release""#.to_string(),
         format!(r#""/elsewhere/trigger" -> "/config/{name}_test/runscope-trigger""#),
     ] {
         assert!(drifted.stdout.contains(&change), "{}: plan shows {change}\n{drifted}", context("drift"));
     }
-    s.run(&["apply", "-auto-approve"], &["branch=release"]).success();
-    let repaired = s.run(&["plan", "-detailed-exitcode"], &["branch=release"]);
-    assert_eq!(repaired.code, 0, "{}\n{repaired}", context("plan after drift repaired"));
+    s.apply();
+    s.plan_is_empty();
     assert_eq!(
         documents(&aws, name)["projects"][&smoke_test],
         json!(key_arn),
@@ -335,12 +275,11 @@ print("{{}}")
     );
 
     // Import by name, from AWS alone: the next plan is empty.
-    s.work.run(&["state", "rm", "bokbasen_service_pipeline.service"]).success();
-    s.run(&["import", "bokbasen_service_pipeline.service", name], &["branch=release"]).success();
+    s.state_rm("bokbasen_service_pipeline.service");
+    s.import("bokbasen_service_pipeline.service", name);
     // Import leaves the outputs to the next apply, so judge the plan by its resource changes.
-    s.run(&["plan", "-out=imported.tfplan"], &["branch=release"]).success();
-    let plan: Value = serde_json::from_str(&s.work.run(&["show", "-json", "imported.tfplan"]).success().stdout)
-        .expect("plan as JSON");
+    s.plan(&["-out=imported.tfplan"]);
+    let plan = s.show_plan("imported.tfplan");
     let changes = plan["resource_changes"].as_array().expect("resource changes");
     let managed: Vec<(&str, &Value)> = changes
         .iter()
@@ -355,18 +294,16 @@ print("{{}}")
     // Rename: replaced (the stages shown at plan time), and nothing of the
     // old name stays; the store and the deploy targets stay as they were.
     let renamed_to = format!("{name}-v2");
-    let renamed_var = format!("name={renamed_to}");
-    let rename = s.run(&["plan", "-out=rename.tfplan"], &["branch=release", &renamed_var]);
+    s.set_var("name", &renamed_to);
+    let rename = s.plan(&["-out=rename.tfplan"]);
     assert!(
-        rename.code == 0
-            && rename.stdout.contains("must be replaced")
+        rename.stdout.contains("must be replaced")
             && rename.stdout.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
         "{}\n{rename}",
         context("rename plan shows the replacement")
     );
     // (Terraform 1.11 hides the unchanged stages in the text: read the plan.)
-    let plan: Value =
-        serde_json::from_str(&s.work.run(&["show", "-json", "rename.tfplan"]).success().stdout).expect("plan as JSON");
+    let plan = s.show_plan("rename.tfplan");
     let change = plan["resource_changes"]
         .as_array()
         .unwrap()
@@ -383,24 +320,19 @@ print("{{}}")
         "{}: {change}",
         context("actions known at plan")
     );
-    s.run(&["apply", "-auto-approve"], &["branch=release", &renamed_var]).success();
-    let renamed = inventory(&aws);
-    assert_eq!(names(&renamed, TOOLING_ACCOUNT, "pipelines"), [renamed_to.as_str()], "{}", context("renamed"));
-    for (account, parts) in renamed.as_object().unwrap() {
-        for part in ["pipelines", "projects", "roles", "repositories"] {
-            for object in names(&renamed, account, part) {
-                assert!(
-                    object.starts_with(&renamed_to) || object.starts_with("bokbasen-deployer-"),
-                    "{}: {object} remains in {account}: {parts}",
-                    context("renamed")
-                );
-            }
-        }
+    s.apply();
+    let renamed = s.inventory();
+    assert_eq!(renamed.names(TOOLING_ACCOUNT, Kind::Pipeline), [renamed_to.as_str()], "{}", context("renamed"));
+    for object in renamed.objects().iter().filter(|o| PIPELINE_PARTS.contains(&o.kind)) {
+        assert!(
+            object.name.starts_with(&renamed_to) || object.name.starts_with("bokbasen-deployer-"),
+            "{}: {object} remains:\n{renamed}",
+            context("renamed")
+        );
     }
 
     // An image in the repository: destroy keeps it, refused with the count and nothing deleted, until
     // force_destroy says otherwise.
-    let mut last = vec!["branch=release".to_string(), renamed_var.clone()];
     if kind == "fargate" {
         let pushed = aws.boto3(&format!(
             r#"
@@ -410,34 +342,23 @@ print(json.dumps(len(client("ecr").list_images(repositoryName="{renamed_to}")["i
 "#
         ));
         assert_eq!(pushed, 1, "{}", context("an image pushed"));
-        let vars: Vec<&str> = last.iter().map(String::as_str).collect();
-        let refused = s.run(&["destroy", "-auto-approve"], &vars);
+        let before = s.inventory();
+        let refused = s.destroy_failing();
         assert!(
-            refused.code != 0
-                && refused.stderr.contains("still holds 1 image(s)")
-                && refused.stderr.contains("force_destroy"),
+            refused.stderr.contains("still holds 1 image(s)") && refused.stderr.contains("force_destroy"),
             "{}\n{refused}",
             context("destroy keeps the images")
         );
-        let pipelines = aws
-            .boto3(r#"print(json.dumps([p["name"] for p in client("codepipeline").list_pipelines()["pipelines"]]))"#);
-        assert_eq!(pipelines, json!([renamed_to]), "{}", context("nothing deleted"));
-        last.push("force_destroy=true".into());
-        let vars: Vec<&str> = last.iter().map(String::as_str).collect();
-        s.run(&["apply", "-auto-approve"], &vars).success();
+        before.assert_unchanged(&s.inventory(), &context("nothing deleted"));
+        s.set_var("force_destroy", "true").apply();
     }
 
     // Destroy leaves nothing in any account: the key is scheduled for
     // deletion, as KMS keys are never deleted at once.
-    let vars: Vec<&str> = last.iter().map(String::as_str).collect();
-    s.run(&["destroy", "-auto-approve"], &vars).success();
-    let left = inventory(&aws);
-    for (account, parts) in left.as_object().unwrap() {
-        for (part, objects) in parts.as_object().unwrap() {
-            let expected = if part == "keys" { json!(["PendingDeletion"]) } else { json!([]) };
-            assert_eq!(objects, &expected, "{}: {part} left in {account}", context("destroy"));
-        }
-    }
+    s.destroy();
+    let left = s.inventory();
+    assert!(left.live().is_empty(), "{}: left in the accounts:\n{left}", context("destroy"));
+    assert_eq!(key_states(&left), ["PendingDeletion"], "{}", context("destroy"));
 }
 
 /// Every Terraform the suite knows, one kind per test so kinds run in parallel.
@@ -479,54 +400,48 @@ fn static_site_lifecycle() {
 fn a_create_failing_half_way_leaves_no_orphans() {
     let tf = terraform_binaries().remove(0);
     let aws = LocalAws::start();
-    let s = Session::new(&aws, &tf, "fargate");
-    let apply = || s.run(&["apply", "-auto-approve"], &[]);
+    let s = session(&aws, &tf, "fargate");
     // Only the pipeline's parts: the store and the deploy targets are made
     // before it and stay.
     let pipeline_parts = |what: &str| {
-        let left = inventory(&aws);
-        for (account, parts) in left.as_object().unwrap() {
-            for part in ["pipelines", "projects", "roles", "repositories"] {
-                let found: Vec<&str> =
-                    names(&left, account, part).into_iter().filter(|n| !n.starts_with("bokbasen-deployer-")).collect();
-                assert!(found.is_empty(), "{what}: {part} left in {account}: {parts}");
-            }
-        }
+        let left = s.inventory();
+        let parts = left.select(|o| PIPELINE_PARTS.contains(&o.kind) && !o.name.starts_with("bokbasen-deployer-"));
+        assert!(parts.is_empty(), "{what}: left in the accounts:\n{parts}");
     };
 
     aws.inject_fault("codepipeline:CreatePipeline", 400, "ValidationException", "refused for the test", None);
-    let failed = apply();
-    assert_ne!(failed.code, 0, "{failed}");
+    let failed = s.apply_failing();
     // Terraform wraps diagnostics; compare with single spaces.
     let said = failed.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(said.contains("ValidationException: refused for the test"), "the cause is shown\n{failed}");
     assert!(!failed.stderr.contains("SdkBody"), "no raw response dump\n{failed}");
     assert!(failed.stderr.contains("removed again"), "{failed}");
     pipeline_parts("after the refused create");
-    let listed = s.work.run(&["state", "list"]).success();
-    assert!(!listed.stdout.contains("bokbasen_service_pipeline"), "the pipeline is not in state\n{listed}");
+    let listed = s.state_addresses();
+    assert!(
+        !listed.iter().any(|a| a.contains("bokbasen_service_pipeline")),
+        "the pipeline is not in state: {listed:?}"
+    );
 
     // The clean-up is refused once as well: parts remain, and the error says so.
     aws.inject_fault("codebuild:DeleteProject", 400, "AccessDeniedException", "also refused", Some(1));
-    let failed = apply();
+    let failed = s.apply_failing();
     assert!(failed.stderr.contains("may remain"), "{failed}");
-    let remaining = inventory(&aws);
-    assert_ne!(remaining[TOOLING_ACCOUNT]["roles"], json!([]), "something was left: {remaining}");
+    let remaining = s.inventory();
+    assert_ne!(remaining.count(TOOLING_ACCOUNT, Kind::IamRole), 0, "something was left:\n{remaining}");
 
     // The next apply completes it; destroy then removes everything.
     aws.clear_faults();
-    apply().success();
-    assert_eq!(inventory(&aws)[TOOLING_ACCOUNT]["pipelines"], json!(["ebook-api"]));
-    let replan = s.run(&["plan", "-detailed-exitcode"], &[]);
-    assert_eq!(replan.code, 0, "{replan}");
-    s.run(&["destroy", "-auto-approve"], &[]).success();
+    s.apply();
+    assert_eq!(s.inventory().names(TOOLING_ACCOUNT, Kind::Pipeline), ["ebook-api"]);
+    s.plan_is_empty();
+    s.destroy();
     pipeline_parts("after destroy");
 
     // Importing a pipeline that does not exist is refused and writes no state.
-    let missing = s.run(&["import", "bokbasen_service_pipeline.service", "no-such-service"], &[]);
-    assert_ne!(missing.code, 0, "{missing}");
+    let missing = s.import_failing("bokbasen_service_pipeline.service", "no-such-service");
     assert!(missing.stderr.contains("non-existent remote object"), "{missing}");
-    assert_eq!(s.work.run(&["state", "list"]).stdout.trim(), "", "nothing in state");
+    assert_eq!(s.state_addresses(), Vec::<String>::new(), "nothing in state");
 }
 
 /// `state`'s `bokbasen_service_pipeline` as provider 0.1.0 wrote it: schema
@@ -572,36 +487,29 @@ fn as_written_by_provider_0_1_0(state: &mut Value) {
 fn state_of_provider_0_1_0_upgrades() {
     for tf in terraform_binaries() {
         let aws = LocalAws::start();
-        let s = Session::new(&aws, &tf, "fargate");
+        let s = session(&aws, &tf, "fargate");
         let context = |what: &str| s.context(what);
-        s.run(&["apply", "-auto-approve"], &[]).success();
-        let key_arn = s.work.outputs()["artifact_key_arn"].as_str().unwrap().to_owned();
-        let state_path = s.work.path().join("terraform.tfstate");
-        let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
-        as_written_by_provider_0_1_0(&mut state);
-        std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+        s.apply();
+        let key_arn = s.outputs()["artifact_key_arn"].as_str().unwrap().to_owned();
+        let as_written_by_provider_0_1_0 = || {
+            let mut state = s.state_json();
+            as_written_by_provider_0_1_0(&mut state);
+            s.replace_state_json(&state);
+        };
+        as_written_by_provider_0_1_0();
 
-        let plan = s.run(&["plan", "-detailed-exitcode"], &[]);
-        assert_eq!(plan.code, 0, "{}\n{plan}", context("0.1.0's state over today's objects"));
+        let plan = s.plan_is_empty();
         assert!(plan.stdout.contains("No changes."), "{}\n{plan}", context("no changes"));
-        s.run(&["apply", "-auto-approve"], &[]).success();
-        let stored: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
-        let instance = stored["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["type"] == "bokbasen_service_pipeline")
-            .map(|r| &r["instances"][0])
-            .unwrap();
-        assert_eq!(instance["schema_version"], 2, "{}: {instance}", context("stored at the current version"));
-        assert_eq!(instance["attributes"]["force_destroy"], false, "{}", context("images kept by default"));
-        assert_eq!(instance["attributes"]["artifact_key_arn"], json!(key_arn), "{}", context("key read back"));
-        assert_eq!(instance["attributes"]["flyway"]["image"], "flyway/flyway:10", "{}", context("Flyway image"));
+        s.apply();
+        let state = s.state();
+        let instance = state.iter().find(|i| i.resource_type == "bokbasen_service_pipeline").unwrap();
+        assert_eq!(instance.schema_version, 2, "{}: {instance:?}", context("stored at the current version"));
+        assert_eq!(instance.attributes["force_destroy"], false, "{}", context("images kept by default"));
+        assert_eq!(instance.attributes["artifact_key_arn"], json!(key_arn), "{}", context("key read back"));
+        assert_eq!(instance.attributes["flyway"]["image"], "flyway/flyway:10", "{}", context("Flyway image"));
 
         // The pipeline as 0.1.0 made it: artifacts under S3's default key.
-        let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
-        as_written_by_provider_0_1_0(&mut state);
-        std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+        as_written_by_provider_0_1_0();
         aws.boto3(
             r#"
 codepipeline = client("codepipeline")
@@ -611,8 +519,7 @@ codepipeline.update_pipeline(pipeline=pipeline)
 print("{}")
 "#,
         );
-        let plan = s.run(&["plan", "-detailed-exitcode"], &[]);
-        assert_eq!(plan.code, 2, "{}\n{plan}", context("0.1.0's state over 0.1.0's objects"));
+        let plan = s.plan_with_changes();
         // The planned actions only (Terraform 1.0 also lists what the
         // refresh found, e.g. the Test environment's network), one space
         // apart: the key, and the version the update bumps.
@@ -638,9 +545,8 @@ print("{}")
         assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{}\n{plan}", context("in place"));
         // The update must accept a prior state without a key (as 0.1.0
         // stored every pipeline); it is the change that adds one.
-        s.run(&["apply", "-auto-approve"], &[]).success();
-        let settled = s.run(&["plan", "-detailed-exitcode"], &[]);
-        assert_eq!(settled.code, 0, "{}\n{settled}", context("plan after the key is set"));
-        s.run(&["destroy", "-auto-approve"], &[]).success();
+        s.apply();
+        s.plan_is_empty();
+        s.destroy();
     }
 }
