@@ -186,12 +186,12 @@ pub async fn remove_role(aws: &AwsContext, name: &str) -> Step {
     let gone = |err: &aws_sdk_iam::error::SdkError<_>| -> bool {
         matches!(err, aws_sdk_iam::error::SdkError::ServiceError(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(e.err()) == Some("NoSuchEntity"))
     };
-    let attached = match attached_policies(aws, name).await {
-        Ok(attached) => attached,
-        Err(_) if role_arn(aws, name).await?.is_none() => return Ok(()),
-        Err(err) => return Err(err),
-    };
-    for policy in attached {
+    // Looked up first: a role that does not exist has no path, so least
+    // privilege over `/bokbasen/` roles denies every other call on its name.
+    if role_arn(aws, name).await?.is_none() {
+        return Ok(());
+    }
+    for policy in attached_policies(aws, name).await? {
         iam.detach_role_policy()
             .role_name(name)
             .policy_arn(&policy)

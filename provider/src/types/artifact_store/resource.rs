@@ -157,10 +157,8 @@ impl Resource for ArtifactStoreResource {
                     "Updating the artifact store failed",
                     format!("{err}\n\nRun the apply again to complete the change."),
                 );
-                match steps::observe(aws, &prior).await {
-                    Ok(found) => found.state,
-                    Err(_) => Some(prior),
-                }
+                // State follows AWS: the framework records what a read finds now.
+                None
             }
         }
     }

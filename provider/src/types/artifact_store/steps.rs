@@ -399,17 +399,19 @@ async fn remove_bucket(aws: &AwsContext, bucket: &str) -> Step {
 /// Deletes the store (the bucket and key its state names): refuses a
 /// bucket that holds objects unless `force_destroy`; the key is scheduled
 /// for deletion; the alias is removed only while it points at the store's
-/// key. Answers what was left alone.
+/// key. The bucket goes last: read finds the store by it, so a destroy
+/// that fails half way is still in state to go on with. Answers what was
+/// left alone.
 pub async fn delete(aws: &AwsContext, prior: &ArtifactStoreState) -> Step<Vec<String>> {
     let Some(bucket) = prior.bucket.known() else { return Ok(Vec::new()) };
-    if s3::bucket_exists(aws, bucket).await? {
+    let bucket_exists = s3::bucket_exists(aws, bucket).await?;
+    if bucket_exists {
         let count = s3::object_count(aws, bucket).await?;
         if count > 0 && prior.force_destroy.known() != Some(&true) {
             return Err(format!(
                 "S3 bucket {bucket} still holds {count} object versions and delete markers, and `force_destroy` is false. Set `force_destroy = true` and apply it before destroying (every object is then deleted for good), or empty the bucket yourself."
             ));
         }
-        remove_bucket(aws, bucket).await?;
     }
     let mut left_alone = Vec::new();
     let alias = key_alias(bucket);
@@ -429,6 +431,9 @@ pub async fn delete(aws: &AwsContext, prior: &ArtifactStoreState) -> Step<Vec<St
     let key = prior.key_id.known().or(prior.key_arn.known()).filter(|key| !key.is_empty());
     if let Some(key) = key {
         kms::schedule_deletion(aws, key, prior.window() as i32).await?;
+    }
+    if bucket_exists {
+        remove_bucket(aws, bucket).await?;
     }
     Ok(left_alone)
 }

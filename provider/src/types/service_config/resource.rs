@@ -327,15 +327,6 @@ async fn observe_or_report(
     }
 }
 
-/// The keys of `changes` that are this resource's after they are carried
-/// out in full: claimed or marked, but the deleted.
-fn owned_after(wanted: &Wanted, claimed: &BTreeSet<String>, holders: &BTreeMap<String, Holder>) -> BTreeSet<String> {
-    let mut owned: BTreeSet<String> = claimed.clone();
-    owned.extend(holders.iter().filter(|(_, h)| **h == Holder::This).map(|(k, _)| k.clone()));
-    owned.extend(wanted.values.keys().cloned());
-    owned
-}
-
 /// Everything an apply decides before it writes: `None` (with an error)
 /// when it must not go on.
 async fn prepare(
@@ -490,23 +481,21 @@ impl Resource for ServiceConfig {
     ) -> Option<ServiceConfigState> {
         let wanted = wanted(&planned, diags)?;
         let new_tier = prior.tier.known() != planned.tier.known();
-        let new_tags = known_map(&prior.tags) != known_map(&planned.tags);
-        let (changes, claimed, holders) = prepare(aws, &wanted, Some(&prior), new_tier, new_tags, diags).await?;
+        // Every key's tags are made exact, not only when `tags` changes: after
+        // an update that failed half way keys can differ, which the one `tags`
+        // attribute cannot show (one ListTagsForResource per key, at apply only).
+        let new_tags = true;
+        let (changes, _, _) = prepare(aws, &wanted, Some(&prior), new_tier, new_tags, diags).await?;
         let unowned = if planned.unowned_keys.is_unknown() { Unowned::Listed } else { Unowned::AsPlanned };
-        if let Err((created, err)) = write(aws, &wanted, &changes, planned.tier()).await {
+        if let Err((_, err)) = write(aws, &wanted, &changes, planned.tier()).await {
             diags.error(
                 "Updating the configuration failed",
                 format!(
                     "{err}\n\nKeys already written keep their new values; run the apply again to complete the change."
                 ),
             );
-            // State follows AWS: what of this resource's is there now.
-            let mut owned = owned_after(&wanted, &claimed, &holders);
-            owned.extend(created.iter().filter_map(|n| wanted.location.key_of(n)).map(str::to_string));
-            let mut state = prior;
-            state.unowned_keys = Attr::Unknown;
-            return observe_or_report(aws, &wanted.location, state, &owned, Unowned::Listed, "Reading back", diags)
-                .await;
+            // State follows AWS: the framework records what a read finds now.
+            return None;
         }
         let owned: BTreeSet<String> = wanted.values.keys().cloned().collect();
         observe_or_report(aws, &wanted.location, planned, &owned, unowned, "Reading back", diags).await

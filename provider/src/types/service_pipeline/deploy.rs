@@ -104,7 +104,7 @@ pub struct Part {
     pub through: Option<String>,
 }
 
-/// In the order they are made; removed in the reverse order.
+/// In the order they are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PartKind {
     Role,
@@ -441,11 +441,18 @@ pub struct Unremoved {
     pub left: Vec<Part>,
 }
 
-/// Deletes exactly `parts` of `spec`'s pipeline (already gone is fine): the
-/// pipeline first, then projects, the repository, roles.
+/// Deletes exactly `parts` of `spec`'s pipeline (already gone is fine):
+/// projects, the repository, roles, and the pipeline last. The pipeline is
+/// what read finds the rest by, so while anything is left it stays, and a
+/// destroy that fails half way is still in state to go on with.
 pub async fn remove(aws: &AwsContext, spec: &ServiceSpec, parts: Vec<Part>) -> Result<(), Unremoved> {
     let mut parts = parts;
-    parts.sort_by_key(|part| std::cmp::Reverse(part.kind));
+    parts.sort_by_key(|part| match part.kind {
+        PartKind::Project => 0,
+        PartKind::Repository => 1,
+        PartKind::Role => 2,
+        PartKind::Pipeline => 3,
+    });
     let accounts = match Accounts::of(aws, spec).await {
         Ok(accounts) => accounts,
         Err(error) => return Err(Unremoved { error, left: parts }),

@@ -277,9 +277,13 @@ impl Resource for ServicePipeline {
                 return Some(current);
             }
         };
-        let mut spec = match recover(&found.observed) {
-            Ok(spec) => spec,
-            Err(not_ours) => {
+        let mut spec = match (recover(&found.observed), &prior) {
+            (Ok(spec), _) => spec,
+            // Its state claims it, but parts the shape is told by are gone (a
+            // destroy that failed half way, a project deleted by hand): the
+            // spec is as applied, and the missing parts show in `deployed`.
+            (Err(_), Some(prior)) => prior.clone(),
+            (Err(not_ours), None) => {
                 diags.error("Reading the service pipeline failed", not_ours.to_string());
                 return Some(current);
             }
