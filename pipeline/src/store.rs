@@ -24,13 +24,6 @@ use crate::checks::{check_account_id, check_bucket_name};
 use crate::names::role_arn;
 use crate::Region;
 
-/// No longer written: the store's bucket and key carry the common
-/// ownership marker ([`crate::names::OWNER_TAG`] =
-/// `bokbasen_artifact_store/<bucket>`) instead, which replaced this tag
-/// before any release. Kept only while the e2e harness's inventory
-/// (`tests/harness/inventory.rs`) still names it; remove it with that use.
-pub const STORE_TAG: &str = "bokbasen:artifact-store";
-
 /// The waiting period KMS accepts before it deletes a key (days).
 pub const KEY_DELETION_WINDOW: RangeInclusive<i64> = 7..=30;
 

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use bokbasen_pipeline::names::OWNER_TAG;
-use bokbasen_pipeline::store::STORE_TAG;
 
 use crate::local_aws::{LocalAws, ACCOUNT_ACCESS_ROLE, ENVIRONMENT_ACCOUNTS, TOOLING_ACCOUNT};
 
@@ -325,16 +324,15 @@ impl Inventory {
 
     /// Objects that a rerun could have made twice although AWS names them
     /// once: KMS keys have no name, so more than one live key in an account
-    /// carrying the same alias, the same `bokbasen:owner` or the same
-    /// `bokbasen:artifact-store` tag is a key made again instead of found.
+    /// carrying the same alias or the same `bokbasen:owner` tag is a key made
+    /// again instead of found.
     /// (Every other kind listed has a name unique in its account, so a second
     /// one cannot exist.) One line per group; empty when there is none.
     pub fn duplicates(&self) -> Vec<String> {
         let mut groups: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
         for key in self.objects.iter().filter(|o| o.kind == Kind::KmsKey && o.is_live()) {
-            let marks = key.aliases.iter().cloned().chain(
-                [OWNER_TAG, STORE_TAG].into_iter().filter_map(|tag| key.tag(tag).map(|value| format!("{tag}={value}"))),
-            );
+            let marks =
+                key.aliases.iter().cloned().chain(key.tag(OWNER_TAG).map(|value| format!("{OWNER_TAG}={value}")));
             for mark in marks {
                 groups.entry((key.account.clone(), mark)).or_default().push(&key.name);
             }
