@@ -234,7 +234,7 @@ fn another_owner_s_devops_role_is_left_alone_by_apply_and_destroy() {
     // Without the DevOps role, an update does not remove it: it is not the target's.
     let updated = tf(&work, &aws, &["apply", "-auto-approve"], &[r#"kinds=["fargate","lambda"]"#]).success();
     let output = said(&updated.output());
-    assert!(output.contains("Roles of other owners were left alone"), "{updated}");
+    assert!(output.contains("Objects of other owners were left alone"), "{updated}");
     assert!(
         output
             .contains("IAM role bokbasen-devops-test in account 222222222222 belongs to bokbasen_deploy_target/other"),
@@ -254,7 +254,7 @@ fn another_owner_s_devops_role_is_left_alone_by_apply_and_destroy() {
     assert_eq!(roles(&aws), after, "nothing changed");
 
     let destroyed = tf(&work, &aws, &["destroy", "-auto-approve"], &[kinds]).success();
-    assert!(said(&destroyed.output()).contains("Roles of other owners were left alone"), "{destroyed}");
+    assert!(said(&destroyed.output()).contains("Objects of other owners were left alone"), "{destroyed}");
     let left = roles(&aws);
     let names: Vec<&String> = left.as_object().unwrap().keys().collect();
     assert_eq!(names, ["bokbasen-devops-test"], "the deployer is gone, theirs is kept: {left:#}");

@@ -62,11 +62,15 @@ impl std::fmt::Display for Foreign {
 /// named, nothing changed, and the ways out (`hand_over`: how this resource
 /// takes such objects over, e.g. the import command).
 pub fn refusal(marker: &str, foreign: &[Foreign], hand_over: &str) -> String {
-    let list: Vec<String> = foreign.iter().map(|f| format!("  - {f}")).collect();
     format!(
         "Objects with the names {marker} needs already exist and are not its own:\n{}\nNothing of them was changed, and nothing was created. {hand_over}",
-        list.join("\n")
+        listed(foreign)
     )
+}
+
+/// `foreign`, one object a line.
+pub fn listed(foreign: &[Foreign]) -> String {
+    foreign.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]

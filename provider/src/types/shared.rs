@@ -14,6 +14,7 @@ use bokbasen_pipeline::names::OWNER_TAG;
 use bokbasen_pipeline::parameters::{ConfigLocation, Tier, DEFAULT_PREFIX, DEFAULT_SEPARATOR};
 use serde::{Deserialize, Serialize};
 
+use crate::aws::ownership::{self, Foreign};
 use crate::aws::Step;
 use crate::framework::{Attr, Attribute, Block, Diagnostics};
 use crate::value::{AttributePath, Type};
@@ -237,4 +238,16 @@ pub fn tags_attribute() -> Attribute {
     Attribute::optional("tags", Type::map(Type::String)).description(
         "Tags of every parameter, over the provider's `default_tags`. At most 49 (bokbasen adds `bokbasen:owner`, the mark of the resource that made a parameter, which is never shown here and cannot be set); keys may not start with `aws:`.",
     )
+}
+
+/// Warns that `what` (e.g. "The deploy target is destroyed") kept the
+/// objects with its names that are someone else's.
+pub fn warn_left_alone(left_alone: &[Foreign], what: &str, diags: &mut Diagnostics) {
+    if left_alone.is_empty() {
+        return;
+    }
+    diags.warning(
+        "Objects of other owners were left alone",
+        format!("{what}; objects with its names that are not its own were kept:\n{}", ownership::listed(left_alone)),
+    );
 }

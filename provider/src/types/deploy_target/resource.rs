@@ -24,7 +24,7 @@ use crate::aws::ownership::{owner_marker, refusal, Foreign, Holder, OWNER_TAG};
 use crate::aws::roles::{ensure_role, read_role, remove_role, role_arn, role_tags, ObservedRole};
 use crate::aws::{tags, AwsContext, Step};
 use crate::framework::{Attr, Diagnostics, Resource, Schema};
-use crate::types::shared::{known_map, state_map};
+use crate::types::shared::{known_map, state_map, warn_left_alone};
 
 pub struct DeployTargetResource;
 
@@ -285,18 +285,6 @@ fn applied(mut state: DeployTargetState, applied: &Applied) -> DeployTargetState
     state.deployer_role_arn = Attr::Known(applied.deployer.clone());
     state.devops_role_arn = applied.devops.clone().into();
     state
-}
-
-/// Warns about roles of others that an apply or destroy left alone.
-fn warn_left_alone(left_alone: &[Foreign], what: &str, diags: &mut Diagnostics) {
-    if left_alone.is_empty() {
-        return;
-    }
-    let list: Vec<String> = left_alone.iter().map(|f| format!("  - {f}")).collect();
-    diags.warning(
-        "Roles of other owners were left alone",
-        format!("{what}; roles with its names that are not its own were kept:\n{}", list.join("\n")),
-    );
 }
 
 /// The state of a create that could not remove all it made: the roles of

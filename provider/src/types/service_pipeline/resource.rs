@@ -362,17 +362,7 @@ impl Resource for ServicePipeline {
         }
         let claimed = deploy::listed(&spec, &deployed_in(&prior));
         match deploy::remove_own(aws, &spec, &claimed).await {
-            Ok(foreign) if foreign.is_empty() => {}
-            Ok(foreign) => {
-                let list: Vec<String> = foreign.iter().map(|f| format!("  - {f}")).collect();
-                diags.warning(
-                    "Parts of other owners were left alone",
-                    format!(
-                        "The service pipeline is destroyed; objects with its names that are not its own were kept:\n{}",
-                        list.join("\n")
-                    ),
-                );
-            }
+            Ok(foreign) => shared::warn_left_alone(&foreign, "The service pipeline is destroyed", diags),
             Err(unremoved) => diags.error(
                 "Deleting the service pipeline failed",
                 format!("{}\n\nRun the destroy again to remove the rest.", unremoved.error),
