@@ -89,7 +89,7 @@ fn provider_schema() -> Schema {
             .attribute(Attribute::optional("region", Type::String).description("AWS region, e.g. `eu-north-1`. Defaults to `AWS_REGION` or the profile's region."))
             .attribute(Attribute::optional("profile", Type::String).description("Named profile from the shared AWS config and credentials files."))
             .attribute(Attribute::optional("endpoint_url", Type::String).description("One endpoint URL for every AWS service, for emulators and VPC endpoints."))
-            .attribute(Attribute::optional("max_retries", Type::Number).description(format!("Retries of a failed AWS call after the first attempt (0–{MAX_RETRIES_LIMIT}). Defaults to the SDK's standard of 2.")))
+            .attribute(Attribute::optional("max_retries", Type::Number).description(format!("Retries of a failed AWS call after the first attempt (0–{MAX_RETRIES_LIMIT}). Defaults to 25, as terraform-provider-aws: a call is retried on throttling, 5xx errors and broken connections with exponential backoff (jittered, at most 20 s a wait) until it succeeds, the retries are spent, or the SDK's retry quota stops retries because most calls fail.")))
             .block(NestedBlock::new("endpoints", Nesting::Single, endpoints))
             .block(NestedBlock::new("assume_role", Nesting::Single, assume_role))
             .block(NestedBlock::new("default_tags", Nesting::Single, default_tags)),

@@ -423,14 +423,22 @@ fn a_create_failing_half_way_leaves_no_orphans() {
         "the pipeline is not in state: {listed:?}"
     );
 
-    // The clean-up is refused once as well: parts remain, and the error says so.
+    // The clean-up is refused once as well: what remains is recorded, tainted, and the error says so.
     aws.inject_fault("codebuild:DeleteProject", 400, "AccessDeniedException", "also refused", Some(1));
     let failed = s.apply_failing();
-    assert!(failed.stderr.contains("may remain"), "{failed}");
+    let said = failed.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("Terraform keeps what is left as this resource, tainted"), "{failed}");
     let remaining = s.inventory();
     assert_ne!(remaining.count(TOOLING_ACCOUNT, Kind::IamRole), 0, "something was left:\n{remaining}");
+    let recorded = s.state().into_iter().find(|i| i.resource_type == "bokbasen_service_pipeline");
+    let recorded = recorded.expect("what is left is in state");
+    assert!(recorded.tainted, "{:?}", recorded.attributes);
+    let roles = recorded.attributes["role_arns"].as_object().expect("role_arns").len();
+    let owned_roles =
+        remaining.owned_by("bokbasen_service_pipeline/ebook-api").select(|o| o.kind == Kind::IamRole).len();
+    assert_eq!(roles, owned_roles, "the state lists exactly the roles left:\n{remaining}");
 
-    // The next apply completes it; destroy then removes everything.
+    // The next apply replaces it; destroy then removes everything.
     aws.clear_faults();
     s.apply();
     assert_eq!(s.inventory().names(TOOLING_ACCOUNT, Kind::Pipeline), ["ebook-api"]);

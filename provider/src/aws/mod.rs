@@ -31,6 +31,14 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 
+/// Retries of a failed call after the first attempt when `max_retries` is not
+/// set: 25, as terraform-provider-aws. The SDK's own 2 give up on a call that
+/// meets three throttling errors, 5xx or reset connections in a row; an
+/// apply makes hundreds of calls, so a busy account fails some resource of
+/// it. Backoff (exponential, jittered, at most 20 s a wait) and the SDK's
+/// retry quota (which stops retrying when most calls fail) stay the SDK's.
+pub const DEFAULT_MAX_RETRIES: u32 = 25;
+
 /// The provider block's AWS settings, with every value known and validated.
 #[derive(Clone, Debug, Default)]
 pub struct AwsSettings {
@@ -41,7 +49,7 @@ pub struct AwsSettings {
     /// Per-service endpoints, by service key (`sts`, `ssm`, …); win over `endpoint_url`.
     pub endpoints: BTreeMap<String, String>,
     pub assume_role: Option<AssumeRole>,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt; `None`: [`DEFAULT_MAX_RETRIES`].
     pub max_retries: Option<u32>,
     /// Tags every taggable resource gets, under its own tags.
     pub default_tags: BTreeMap<String, String>,
@@ -101,11 +109,10 @@ impl AwsContext {
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        let retries = RetryConfig::standard();
-        let retries = match settings.max_retries {
-            Some(n) => retries.with_max_attempts(n.saturating_add(1)),
-            None => retries,
-        };
+        // The SDK's standard mode (exponential backoff with jitter, a retry
+        // quota), with more attempts than its 3: see `DEFAULT_MAX_RETRIES`.
+        let retries = settings.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+        let retries = RetryConfig::standard().with_max_attempts(retries.saturating_add(1));
         let base = loader.retry_config(retries).load().await;
         if base.region().is_none() {
             return Err(SettingsError {
