@@ -6,6 +6,40 @@
 
 use crate::local_aws::{ACCOUNT_ACCESS_ROLE, CALLER_USER, TOOLING_ACCOUNT};
 
+/// The start of a suite's configuration, for `concat!` with the rest:
+/// bokbasen from the harness's mirror, and `var.endpoint_url`, which every
+/// run is given.
+#[macro_export]
+macro_rules! terraform_settings {
+    () => {
+        r#"
+terraform {
+  required_providers {
+    bokbasen = { source = "bokbasen/bokbasen" }
+  }
+}
+
+variable "endpoint_url" {
+  type = string
+}
+"#
+    };
+}
+
+/// The default `bokbasen` provider block against the local endpoint, for
+/// `concat!` after [`terraform_settings!`].
+#[macro_export]
+macro_rules! local_provider {
+    () => {
+        r#"
+provider "bokbasen" {
+  region       = "eu-north-1"
+  endpoint_url = var.endpoint_url
+}
+"#
+    };
+}
+
 /// The environments the suites deploy to: (name, account).
 pub const ENVIRONMENTS: [(&str, &str); 3] =
     [("test", "222222222222"), ("stage", "333333333333"), ("production", "444444444444")];
@@ -17,19 +51,7 @@ pub const ARTIFACT_KEY_ARN: &str = "arn:aws:kms:eu-north-1:123456789012:key/0a1b
 /// target for `kinds` in each of `environments`.
 pub fn deploy_targets_configuration(kinds: &[&str], environments: &[(&str, &str)]) -> String {
     let kinds = kinds.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ");
-    let mut configuration = String::from(
-        r#"
-terraform {
-  required_providers {
-    bokbasen = { source = "bokbasen/bokbasen" }
-  }
-}
-
-variable "endpoint_url" {
-  type = string
-}
-"#,
-    );
+    let mut configuration = String::from(crate::terraform_settings!());
     for (environment, account) in environments {
         configuration.push_str(&format!(
             r#"

@@ -36,17 +36,9 @@ const REFERENCE: &str = "storm-01";
 /// What the expected objects call a service, whatever its name.
 const SERVICE: &str = "<service>";
 
-const CONFIGURATION: &str = r#"
-terraform {
-  required_providers {
-    bokbasen = { source = "bokbasen/bokbasen" }
-  }
-}
-
-variable "endpoint_url" {
-  type = string
-}
-
+const CONFIGURATION: &str = concat!(
+    bokbasen_e2e::terraform_settings!(),
+    r#"
 variable "services" {
   type = set(string)
 }
@@ -77,7 +69,8 @@ resource "bokbasen_service_pipeline" "service" {
     target          = { function = "${each.key}-test" }
   }
 }
-"#;
+"#
+);
 
 fn services() -> Vec<String> {
     (1..=SERVICES).map(|n| format!("storm-{n:02}")).collect()

@@ -21,17 +21,9 @@ use bokbasen_e2e::{deploy_targets_configuration, terraform_binaries, LocalAws, T
 /// through its deploy role (so the provider assumes two roles).
 const SERVICE: &str = "isbn-lookup";
 const ENVIRONMENTS: u64 = 2;
-const CONFIGURATION: &str = r#"
-terraform {
-  required_providers {
-    bokbasen = { source = "bokbasen/bokbasen" }
-  }
-}
-
-variable "endpoint_url" {
-  type = string
-}
-
+const CONFIGURATION: &str = concat!(
+    bokbasen_e2e::terraform_settings!(),
+    r#"
 variable "branch" {
   type    = string
   default = "main"
@@ -71,7 +63,8 @@ resource "bokbasen_service_pipeline" "service" {
     target          = { function = "isbn-lookup-stage" }
   }
 }
-"#;
+"#
+);
 
 const CODEBUILD_REFUSAL: &str =
     "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::123456789012:role/bokbasen/isbn-lookup-build";

@@ -14,22 +14,10 @@ use serde_json::Value;
 const SERVICE: &str = "isbn-batch";
 const MARKER: &str = "bokbasen_service_pipeline/isbn-batch";
 
-const CONFIGURATION: &str = r#"
-terraform {
-  required_providers {
-    bokbasen = { source = "bokbasen/bokbasen" }
-  }
-}
-
-variable "endpoint_url" {
-  type = string
-}
-
-provider "bokbasen" {
-  region       = "eu-north-1"
-  endpoint_url = var.endpoint_url
-}
-
+const CONFIGURATION: &str = concat!(
+    bokbasen_e2e::terraform_settings!(),
+    bokbasen_e2e::local_provider!(),
+    r#"
 resource "bokbasen_service_pipeline" "service" {
   name             = "isbn-batch"
   kind             = "batch"
@@ -49,7 +37,8 @@ resource "bokbasen_service_pipeline" "service" {
     target          = { job_queue = "books", job_definition = "isbn-batch" }
   }
 }
-"#;
+"#
+);
 
 /// The endpoint with the test account's deploy target, and the service's
 /// working directory, initialised.

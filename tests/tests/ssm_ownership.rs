@@ -22,19 +22,9 @@
 use bokbasen_e2e::{bokbasen, terraform_binaries, LocalAws, TerraformRun, WorkDir};
 use serde_json::{json, Value};
 
-const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    bokbasen = {
-      source = "bokbasen/bokbasen"
-    }
-  }
-}
-
-variable "endpoint_url" {
-  type = string
-}
-
+const PROVIDER: &str = concat!(
+    bokbasen_e2e::terraform_settings!(),
+    r#"
 provider "bokbasen" {
   region       = "eu-north-1"
   endpoint_url = var.endpoint_url
@@ -43,7 +33,8 @@ provider "bokbasen" {
     tags = { managed-by = "terraform" }
   }
 }
-"#;
+"#
+);
 
 const PREFIX: &str = "/config/ebook-api_test/";
 const ACCOUNT: &str = "123456789012";

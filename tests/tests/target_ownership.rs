@@ -17,17 +17,9 @@ const MARKER: &str = "bokbasen_deploy_target/test";
 
 /// The Test account's deploy target; the DevOps role and the kinds are
 /// variables, so each step changes only them.
-const TARGET: &str = r#"
-terraform {
-  required_providers {
-    bokbasen = { source = "bokbasen/bokbasen" }
-  }
-}
-
-variable "endpoint_url" {
-  type = string
-}
-
+const TARGET: &str = concat!(
+    bokbasen_e2e::terraform_settings!(),
+    r#"
 variable "devops" {
   type    = bool
   default = false
@@ -58,7 +50,8 @@ resource "bokbasen_deploy_target" "test" {
     environment = "test"
   }
 }
-"#;
+"#
+);
 
 /// Runs Terraform `args` (the command first) with the endpoint and `vars`.
 fn tf(work: &WorkDir, aws: &LocalAws, args: &[&str], vars: &[&str]) -> TerraformRun {

@@ -63,15 +63,20 @@ fn all_tags(aws: &AwsContext, wanted: &Wanted) -> BTreeMap<String, String> {
 /// the name is taken (nothing is overwritten).
 async fn create_new(aws: &AwsContext, wanted: &Wanted, value: &str) -> Step {
     let tags = all_tags(aws, wanted);
-    let put = Put {
+    parameters::put(aws, put_of(wanted, value, Some(&tags))).await.map(|_| ())
+}
+
+/// The put of `value` as `wanted`: created with `tags`, or with `None`
+/// overwriting the parameter.
+fn put_of<'a>(wanted: &'a Wanted, value: &'a str, tags: Option<&'a BTreeMap<String, String>>) -> Put<'a> {
+    Put {
         name: &wanted.name,
         value,
         secure_with: Some(&wanted.kms_key_id),
         tier: wanted.tier,
         description: wanted.description.as_deref(),
-        create_with_tags: Some(&tags),
-    };
-    parameters::put(aws, put).await.map(|_| ())
+        create_with_tags: tags,
+    }
 }
 
 /// Whose the existing parameter is, by its tags (`claimed`: the state holds it).
@@ -125,15 +130,7 @@ async fn write(aws: &AwsContext, wanted: &Wanted, new_value: Option<&str>) -> St
             None => return Ok(false),
         },
     };
-    let put = Put {
-        name: &wanted.name,
-        value,
-        secure_with: Some(&wanted.kms_key_id),
-        tier: wanted.tier,
-        description: wanted.description.as_deref(),
-        create_with_tags: None,
-    };
-    parameters::put(aws, put).await?;
+    parameters::put(aws, put_of(wanted, value, None)).await?;
     Ok(true)
 }
 
