@@ -116,9 +116,14 @@ pub fn provisioner_policy(provisioner: &Provisioner, region: &Region) -> Value {
         // DescribeParameters takes no resource: its filters do the narrowing.
         allow("DescribeConfiguration", &["ssm:DescribeParameters"], vec!["*".into()]),
         allow(
+            // The bucket is created with its tags (its bokbasen:owner marker) in the CreateBucket
+            // request, which then needs s3:TagResource on the bucket too (Amazon S3 API reference,
+            // CreateBucketConfiguration, Tags; S3 user guide, "Creating general purpose buckets
+            // with tags").
             "ManageArtifactBuckets",
             &[
                 "s3:CreateBucket",
+                "s3:TagResource",
                 "s3:DeleteBucket",
                 "s3:ListBucket",
                 "s3:ListBucketVersions",

@@ -45,6 +45,19 @@ Corrected (moto has the operation, but answers differently from AWS):
   "Response Syntax"). moto 5.2.5's serializer names it
   `<GetBucketVersioningResponse>`, which botocore ignores and the AWS SDK for
   Rust refuses.
+- S3 CreateBucket: the `Tags` of its `CreateBucketConfiguration` are the new
+  bucket's tags, as GetBucketTagging answers them (S3 API reference,
+  CreateBucketConfiguration; S3 user guide, "Creating general purpose buckets
+  with tags"); a duplicate key or one starting with `aws:` is `InvalidTag`, as
+  for PutBucketTagging. moto 5.2.5 reads only the `LocationConstraint`
+  (`_get_location_constraint` in moto/s3/responses.py) and drops them. Here
+  they are stored as PutBucketTagging stores them, on a bucket the request
+  made (not on one that existed, which us-east-1 answers with success).
+- S3 DeleteBucket: the bucket's tags go with it (S3 API reference,
+  DeleteBucket), so a bucket made later under the name has only its own.
+  moto 5.2.5 keeps tags by the bucket's ARN and leaves them, so the next
+  bucket of the name in the account had the deleted one's; here they are
+  removed with the bucket.
 - S3 bucket policies when not enforcing: moto checks a bucket policy's
   statements on every object request before anything else, without the
   request's context, and passes a condition whose key is absent, so a
@@ -94,7 +107,11 @@ nothing below runs and moto checks nothing:
   (CreateBucket, DeleteBucket, ListBucket, ListBucketVersions,
   ListAllMyBuckets, Get/Put/DeleteBucketPolicy, Get/PutBucketVersioning,
   Get/PutBucketTagging, GetBucketLocation, Get/Put/DeleteObject,
-  GetObjectVersion; HeadObject is s3:GetObject). The launcher refuses to
+  GetObjectVersion; HeadObject is s3:GetObject). A CreateBucket carrying
+  `Tags` in its CreateBucketConfiguration needs s3:TagResource on the bucket
+  as well as s3:CreateBucket (S3 API reference, CreateBucketConfiguration;
+  S3 user guide, "Creating general purpose buckets with tags"); moto checks
+  only s3:CreateBucket. The launcher refuses to
   start once moto names one of the corrected requests as IAM does.
 - Bucket policies (IAM user guide, "Policy evaluation for requests within a
   single account", "Cross-account policy evaluation logic"). moto leaves
@@ -250,7 +267,9 @@ without a location, once moto's CodeBuild code mentions
 `projectsNotFound`, once moto's serializer names GetBucketVersioning's root
 `VersioningConfiguration`, once moto names a corrected S3 request as IAM
 does, mentions s3:DeleteObjectVersion in DeleteObjects, or evaluates bucket
-policies with a request context. The test facilities are installed by wrapping the
+policies with a request context, once moto's CreateBucket reads `Tags` (its
+response code or its backend's `create_bucket`), or once its DeleteBucket
+touches the bucket's tags. The test facilities are installed by wrapping the
 application that moto's server `main` hands to werkzeug's `run_simple`; the
 launcher refuses to start if `main` no longer does so, or if werkzeug's
 request handler no longer hands the application its socket
@@ -306,8 +325,8 @@ from moto.iam.exceptions import NotFoundException as IamNotFound
 from moto.iam.models import iam_backends
 from moto import settings as moto_settings
 from moto.s3 import responses as s3_responses
-from moto.s3.exceptions import MalformedXML
-from moto.s3.models import FakeBucket, s3_backends
+from moto.s3.exceptions import DuplicateTagKeys, MalformedXML, NoSystemTags
+from moto.s3.models import FakeBucket, S3Backend, s3_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.utilities.utils import get_partition
 
@@ -987,7 +1006,14 @@ def _authorize_s3_action(self: Any, bucket_name: str | None = None, key_name: st
         return None
     action = None if key_name else _s3_bucket_action(self)
     if action is None:
-        return _moto_authorize_s3_action(self, bucket_name, key_name)
+        _moto_authorize_s3_action(self, bucket_name, key_name)
+        if bucket_name and not key_name and _creates_bucket(self) and _creation_tags(self.body):
+            # A bucket created with tags: s3:TagResource on it too (see _creation_tags).
+            request = _s3_request(self)
+            resource = f"arn:{get_partition(self.region)}:s3:::{bucket_name}"
+            if _authorize(request, resource, "s3:TagResource") is not None:
+                request._raise_access_denied()  # S3's own error, as moto has it
+        return None
     # moto reads the action from its request data, which also picks the
     # answer's serializer: IAM's name only for the check.
     moto_action = self.data.get("Action")
@@ -1051,6 +1077,82 @@ def _response_get_bucket_versioning(self: Any) -> Any:
     return 200, {**self.response_headers, "Content-Type": "application/xml"}, body
 
 
+# --- S3: a bucket created with tags; a deleted bucket's tags --------------
+#
+# Sources: Amazon S3 API reference, CreateBucketConfiguration
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucketConfiguration.html),
+# "Tags": the tags applied to the general purpose bucket being created, which
+# then needs the s3:TagResource permission besides s3:CreateBucket; Amazon S3
+# user guide, "Creating general purpose buckets with tags"
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-create-tag.html):
+# both permissions. The tags are the bucket's tag set, as GetBucketTagging
+# answers it and PutBucketTagging would set it, checked as PutBucketTagging
+# checks them (S3 API reference, PutBucketTagging: InvalidTag for a duplicate
+# key or a key starting with `aws:`). S3 API reference, DeleteBucket: the bucket
+# is deleted; a bucket made later under the name is a new bucket, and its tag
+# set is only what its own creation and tagging give it.
+
+
+def _creates_bucket(response: Any) -> bool:
+    """Whether an S3 bucket request is CreateBucket: PUT on the bucket, no subresource."""
+    query = parse_qs(urlparse(response.uri).query, keep_blank_values=True)
+    return response.method == "PUT" and not set(query) - {"x-id"}
+
+
+def _creation_tags(body: Any) -> list[dict[str, Any]]:
+    """The `Tags` of a CreateBucket body's CreateBucketConfiguration, as given
+    (empty when none, or when the body is not such XML: moto answers that)."""
+    try:
+        configuration = xmltodict.parse(body)["CreateBucketConfiguration"]
+        tags = (configuration.get("Tags") or {}).get("Tag") or []
+    except Exception:
+        return []
+    return [tag for tag in _as_list(tags) if isinstance(tag, dict)]
+
+
+_moto_bucket_response_put = s3_responses.S3Response._bucket_response_put
+
+
+def _response_bucket_put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+    given = _creation_tags(self.body) if _creates_bucket(self) else []
+    tags: dict[str, str] = {}
+    for tag in given:
+        key, value = tag.get("Key") or "", tag.get("Value") or ""
+        if key in tags:
+            raise DuplicateTagKeys()
+        if key.startswith("aws:"):
+            raise NoSystemTags()
+        tags[key] = value
+    existed = bucket_name in s3_backends.bucket_accounts
+    answer = _moto_bucket_response_put(self, request, bucket_name, querystring)
+    # Only a bucket this request made gets them (moto answers us-east-1's
+    # CreateBucket of one's own bucket with success and changes nothing).
+    if tags and not existed:
+        self.backend.put_bucket_tagging(bucket_name, tags)
+    return answer
+
+
+def _moto_reads_creation_tags() -> bool:
+    """Whether moto's CreateBucket reads `Tags` itself."""
+    read = inspect.getsource(s3_responses.S3Response._get_location_constraint) + inspect.getsource(
+        _moto_bucket_response_put
+    )
+    return re.search(r"""\[["']Tags["']\]|get\(["']Tags["']""", read) is not None or (
+        "tags" in inspect.signature(S3Backend.create_bucket).parameters
+    )
+
+
+_moto_delete_bucket = S3Backend.delete_bucket
+
+
+def _backend_delete_bucket(self: S3Backend, bucket_name: str) -> Any:
+    removed = _moto_delete_bucket(self, bucket_name)
+    if removed is not None:
+        # moto keeps tags by the bucket's ARN, which the next bucket of the name shares.
+        self.tagger.delete_all_tags_for_resource(removed.arn)
+    return removed
+
+
 def _moto_versioning_root() -> str:
     model = get_service_model("s3").operation_model("GetBucketVersioning")
     body = S3Serializer(model).serialize({"Status": "Enabled"})["body"]
@@ -1083,6 +1185,14 @@ _correct(
     "get_bucket_versioning",
     _response_get_bucket_versioning,
     _moto_versioning_root() != "VersioningConfiguration",
+)
+_correct(s3_responses.S3Response, "_bucket_response_put", _response_bucket_put, not _moto_reads_creation_tags())
+_correct(
+    S3Backend,
+    "delete_bucket",
+    _backend_delete_bucket,
+    # moto deletes the bucket and leaves its tags to the tagger, by ARN.
+    "tagger" not in inspect.getsource(_moto_delete_bucket),
 )
 
 # --- Test facilities: call counting, faults, storms and holds --------------

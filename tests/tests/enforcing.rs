@@ -225,6 +225,41 @@ print(json.dumps({{
     }
 }
 
+/// CreateBucket with `Tags` in its CreateBucketConfiguration needs
+/// s3:TagResource on the bucket besides s3:CreateBucket (S3 API reference,
+/// CreateBucketConfiguration); without tags, s3:CreateBucket is enough.
+#[test]
+fn a_bucket_created_with_tags_needs_s3_tag_resource_too() {
+    let aws = LocalAws::start_enforcing(allow(&["s3:CreateBucket"], &["arn:aws:s3:::*"]));
+    let script = |bucket: &str| {
+        format!(
+            r#"{CALL}
+s3 = client("s3")
+location = {{"LocationConstraint": REGION}}
+tagged = {{**location, "Tags": [{{"Key": "bokbasen:owner", "Value": "bokbasen_artifact_store/{bucket}"}}]}}
+print(json.dumps({{
+    "with_tags": call(lambda: s3.create_bucket(Bucket="{bucket}", CreateBucketConfiguration=tagged)["Location"]),
+    "without_tags": call(lambda: s3.create_bucket(Bucket="{bucket}-plain", CreateBucketConfiguration=location)["Location"]),
+}}))
+"#
+        )
+    };
+    let result = aws.boto3_as_caller(&script("refused-tagged"));
+    assert_eq!(result["with_tags"]["code"], "AccessDenied", "{result}");
+    assert_eq!(result["without_tags"], json!({"ok": "/refused-tagged-plain"}), "{result}");
+    let bucket = "arn:aws:s3:::refused-tagged";
+    let brief: Vec<(String, String, String)> =
+        aws.denials().into_iter().map(|d| (d.principal, d.action, d.resource)).collect();
+    assert_eq!(brief, [(CALLER_ARN.to_string(), "s3:TagResource".to_string(), bucket.to_string())]);
+    let made = aws.boto3(r#"print(json.dumps(sorted(b["Name"] for b in client("s3").list_buckets()["Buckets"])))"#);
+    assert_eq!(made, json!(["refused-tagged-plain"]), "the refused request made no bucket");
+
+    let aws = LocalAws::start_enforcing(allow(&["s3:CreateBucket", "s3:TagResource"], &["arn:aws:s3:::*"]));
+    let result = aws.boto3_as_caller(&script("tagged"));
+    assert_eq!(result["with_tags"], json!({"ok": "/tagged"}), "{result}");
+    assert_eq!(aws.denials(), Vec::<Denial>::new());
+}
+
 #[test]
 fn unknown_access_keys_are_refused() {
     let aws = LocalAws::start_enforcing(allow(&["*"], &["*"]));

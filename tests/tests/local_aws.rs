@@ -1,7 +1,8 @@
 //! The local AWS endpoint itself, driven with boto3 from moto's virtualenv:
 //! the CodeBuild `UpdateProject` that `tests/local-aws/moto_extensions.py`
 //! adds to moto, its corrections to CreateProject (`CODEPIPELINE` without a
-//! location) and BatchGetProjects (`projectsNotFound`), separate state per
+//! location), BatchGetProjects (`projectsNotFound`), S3 CreateBucket (tags
+//! given at creation) and DeleteBucket (its tags go too), separate state per
 //! account through `AssumeRole`, and the launcher's test facilities: call
 //! counting (all and mutating), fault injection by operation and by position,
 //! storms (throttling, 5xx, connection resets at a seeded rate) and holds. These are tests of the launcher itself, so
@@ -138,6 +139,56 @@ print(json.dumps({
         serde_json::json!(["no-such-project", "arn:aws:codebuild:eu-north-1:123456789012:project/no-such-arn"]),
         "{result}"
     );
+}
+
+#[test]
+fn s3_tags_given_at_creation_are_the_bucket_s_tags_and_go_with_it() {
+    // Permissive: the launcher's corrections to CreateBucket and DeleteBucket, as moto answers them.
+    let aws = LocalAws::start_permissive();
+    let result = aws.boto3(
+        r#"
+s3 = client("s3")
+location = {"LocationConstraint": REGION}
+tags = lambda bucket: error_code(lambda: s3.get_bucket_tagging(Bucket=bucket)) or {
+    t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+}
+marker = [{"Key": "bokbasen:owner", "Value": "bokbasen_artifact_store/tagged"}, {"Key": "team", "Value": "books"}]
+s3.create_bucket(Bucket="tagged", CreateBucketConfiguration={**location, "Tags": marker})
+s3.create_bucket(Bucket="untagged", CreateBucketConfiguration=location)
+created = tags("tagged")
+taken = error_code(lambda: s3.create_bucket(
+    Bucket="tagged", CreateBucketConfiguration={**location, "Tags": [{"Key": "team", "Value": "other"}]}
+))
+after_taken = tags("tagged")
+s3.delete_bucket(Bucket="tagged")
+s3.create_bucket(Bucket="tagged", CreateBucketConfiguration=location)
+print(json.dumps({
+    "created": created,
+    "untagged": tags("untagged"),
+    "taken": taken,
+    "after_taken": after_taken,
+    "recreated": tags("tagged"),
+    "duplicate": error_code(lambda: s3.create_bucket(Bucket="duplicate", CreateBucketConfiguration={
+        **location, "Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}],
+    })),
+    "system": error_code(lambda: s3.create_bucket(Bucket="system", CreateBucketConfiguration={
+        **location, "Tags": [{"Key": "aws:x", "Value": "1"}],
+    })),
+    "refused_made": [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"] in ("duplicate", "system")],
+}))
+"#,
+    );
+
+    let created = serde_json::json!({"bokbasen:owner": "bokbasen_artifact_store/tagged", "team": "books"});
+    assert_eq!(result["created"], created, "GetBucketTagging answers the tags given at creation: {result}");
+    assert_eq!(result["untagged"]["code"], "NoSuchTagSet", "{result}");
+    assert_eq!(result["taken"]["code"], "BucketAlreadyOwnedByYou", "{result}");
+    assert_eq!(result["after_taken"], created, "a refused CreateBucket tags nothing: {result}");
+    assert_eq!(result["recreated"]["code"], "NoSuchTagSet", "a deleted bucket's tags went with it: {result}");
+    for case in ["duplicate", "system"] {
+        assert_eq!(result[case]["code"], "InvalidTag", "{case}: {result}");
+    }
+    assert_eq!(result["refused_made"], serde_json::json!([]), "{result}");
 }
 
 #[test]

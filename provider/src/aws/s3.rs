@@ -1,7 +1,7 @@
-//! S3 calls for a bucket bokbasen owns: made (never adopted), set up
-//! (public access blocked, versioning, default encryption with a KMS key,
-//! policy, tags), read back, emptied of every version and delete marker,
-//! and deleted.
+//! S3 calls for a bucket bokbasen owns: made with its tags in one request
+//! (never adopted), set up (public access blocked, versioning, default
+//! encryption with a KMS key, policy, tags), read back, emptied of every
+//! version and delete marker, and deleted.
 
 use std::collections::BTreeMap;
 
@@ -67,20 +67,40 @@ async fn bucket_tags(aws: &AwsContext, bucket: &str) -> Step<BTreeMap<String, St
     }
 }
 
-/// Creates `bucket` in `region` unless the name is taken. In us-east-1,
-/// `CreateBucket` answers success for a bucket the caller already owns, so
-/// `HeadBucket` asks first; a 403 there (another account's bucket, or no
-/// `s3:ListBucket`) is left to `CreateBucket` to tell apart.
-pub async fn create_bucket(aws: &AwsContext, bucket: &str, region: &str) -> Step<Created> {
+/// Creates `bucket` in `region` with `tags`, unless the name is taken. In
+/// us-east-1, `CreateBucket` answers success for a bucket the caller
+/// already owns, so `HeadBucket` asks first; a 403 there (another account's
+/// bucket, or no `s3:ListBucket`) is left to `CreateBucket` to tell apart.
+///
+/// The tags go in the same request (`CreateBucketConfiguration`'s `Tags`,
+/// for general purpose buckets: Amazon S3 API reference,
+/// CreateBucketConfiguration,
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucketConfiguration.html),
+/// so the bucket never exists without them: an apply killed after this
+/// call leaves a bucket that already carries its marker. That needs
+/// `s3:TagResource` on the bucket besides `s3:CreateBucket` (the same page;
+/// Amazon S3 user guide, "Creating general purpose buckets with tags",
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-create-tag.html).
+pub async fn create_bucket(
+    aws: &AwsContext,
+    bucket: &str,
+    region: &str,
+    tags: &BTreeMap<String, String>,
+) -> Step<Created> {
     if aws.s3().head_bucket().bucket(bucket).send().await.is_ok() {
         return Ok(Created::Taken);
     }
-    let mut request = aws.s3().create_bucket().bucket(bucket);
+    let mut configuration = CreateBucketConfiguration::builder();
     // us-east-1 is the default location and refuses to be named.
     if region != "us-east-1" {
-        request = request.create_bucket_configuration(
-            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
-        );
+        configuration = configuration.location_constraint(BucketLocationConstraint::from(region));
+    }
+    if !tags.is_empty() {
+        configuration = configuration.set_tags(Some(tag_set(tags)?));
+    }
+    let mut request = aws.s3().create_bucket().bucket(bucket);
+    if region != "us-east-1" || !tags.is_empty() {
+        request = request.create_bucket_configuration(configuration.build());
     }
     match request.send().await {
         Ok(_) => Ok(Created::Created),
@@ -163,13 +183,14 @@ pub async fn put_policy(aws: &AwsContext, bucket: &str, policy: &serde_json::Val
     Ok(())
 }
 
+/// `tags` as S3 takes them.
+fn tag_set(tags: &BTreeMap<String, String>) -> Step<Vec<Tag>> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("S3 tag"))).collect()
+}
+
 /// Makes the bucket's tags exactly `tags` (S3 replaces the whole set).
 pub async fn put_tags(aws: &AwsContext, bucket: &str, tags: &BTreeMap<String, String>) -> Step {
-    let tags = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid("S3 tag")))
-        .collect::<Step<Vec<_>>>()?;
-    let tagging = Tagging::builder().set_tag_set(Some(tags)).build().map_err(invalid("S3 tagging"))?;
+    let tagging = Tagging::builder().set_tag_set(Some(tag_set(tags)?)).build().map_err(invalid("S3 tagging"))?;
     aws.s3()
         .put_bucket_tagging()
         .bucket(bucket)

@@ -4,7 +4,8 @@
 //! back, and remove it.
 //!
 //! Bucket and key carry the store's marker (`bokbasen:owner =
-//! bokbasen_artifact_store/<bucket>`). A create first looks at what is
+//! bokbasen_artifact_store/<bucket>`), each from the request that makes it,
+//! so neither ever exists unmarked. A create first looks at what is
 //! there ([`survey`]): a bucket of the name that is not the store's stops
 //! it with nothing changed; one with the marker (left by an interrupted
 //! apply) is taken over, and so is a key with the marker that is not
@@ -128,8 +129,8 @@ pub enum AliasPlan {
 /// What a create does with what it found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    /// The bucket exists and carries the store's marker.
-    pub adopt_bucket: bool,
+    /// The bucket exists and carries the store's marker: its tags as found.
+    pub adopt_bucket: Option<BTreeMap<String, String>>,
     /// The store's key to take over instead of making one.
     pub key: Option<ObservedKey>,
     pub alias: AliasPlan,
@@ -149,13 +150,13 @@ pub fn judge(found: &Found, bucket: &str, account: &str) -> Result<Plan, String>
     let marker = marker(bucket);
     let mut others = Vec::new();
     let adopt_bucket = match &found.bucket {
-        s3::Found::Absent => false,
+        s3::Found::Absent => None,
         s3::Found::Elsewhere => return Err(taken_elsewhere(bucket)),
         s3::Found::Here(tags) => match Holder::of(tags, &marker, false) {
-            Holder::This => true,
+            Holder::This => Some(tags.clone()),
             holder => {
                 others.push(foreign(format!("S3 bucket {bucket}"), account, holder));
-                false
+                None
             }
         },
     };
@@ -232,18 +233,24 @@ async fn make(
     let tags = wanted_tags(aws, state, bucket);
     let bucket_arn = format!("arn:{}:s3:::{bucket}", region.partition);
     // The bucket first: a name taken since the survey stops the create before a key exists.
-    if !plan.adopt_bucket {
-        made.bucket_arn = Some(bucket_arn.clone());
-        if s3::create_bucket(aws, bucket, &region.region).await? == Created::Taken {
-            made.bucket_arn = None;
-            return Err(format!(
-                "An S3 bucket called {bucket:?} was made by someone else while this apply ran. {}",
-                hand_over(bucket)
-            ));
+    // A bucket taken over keeps the tags it has unless they differ from the wanted ones (a
+    // configuration changed since the interrupted apply); a new one is made with them.
+    let retag = match &plan.adopt_bucket {
+        Some(found) => found != &tags,
+        None => {
+            made.bucket_arn = Some(bucket_arn.clone());
+            // Made with its tags, marker included, in the one request: an apply interrupted at
+            // any point leaves no bucket, or one the next apply takes over by its marker.
+            if s3::create_bucket(aws, bucket, &region.region, &tags).await? == Created::Taken {
+                made.bucket_arn = None;
+                return Err(format!(
+                    "An S3 bucket called {bucket:?} was made by someone else while this apply ran. {}",
+                    hand_over(bucket)
+                ));
+            }
+            false
         }
-        // Marked at once: an apply interrupted from here on leaves a bucket the next one takes over.
-        s3::put_tags(aws, bucket, &tags).await?;
-    }
+    };
     let policy = key_policy(store, region);
     let (key_id, key_arn) = match plan.key {
         Some(key) => {
@@ -267,24 +274,28 @@ async fn make(
         made.alias_on = Some(key_arn.clone());
         kms::create_alias(aws, &alias, &key_id).await?;
     }
-    configure_bucket(aws, store, region, &key_arn, &tags).await?;
+    configure_bucket(aws, store, region, &key_arn, retag.then_some(&tags)).await?;
     Ok(Applied { bucket_arn, key_arn, key_id })
 }
 
-/// Every bucket setting, each call idempotent.
+/// Every bucket setting, each call idempotent; the tags only when given
+/// (a bucket just made has them from its creation).
 async fn configure_bucket(
     aws: &AwsContext,
     store: &ArtifactStore,
     region: &Region,
     key_arn: &str,
-    tags: &BTreeMap<String, String>,
+    tags: Option<&BTreeMap<String, String>>,
 ) -> Step {
     let bucket = &store.bucket;
     s3::block_public_access(aws, bucket).await?;
     s3::enable_versioning(aws, bucket).await?;
     s3::encrypt_with_key(aws, bucket, key_arn).await?;
     s3::put_policy(aws, bucket, &bucket_policy(store, region)).await?;
-    s3::put_tags(aws, bucket, tags).await
+    match tags {
+        Some(tags) => s3::put_tags(aws, bucket, tags).await,
+        None => Ok(()),
+    }
 }
 
 /// Brings an existing store in line with `state` (policies, tags with the
@@ -314,7 +325,7 @@ pub async fn update(aws: &AwsContext, prior: &ArtifactStoreState, state: &Artifa
     if kms::alias_target(aws, &alias).await?.is_none() {
         kms::create_alias(aws, &alias, &key.id).await?;
     }
-    configure_bucket(aws, &store, &region, &key.arn, &tags).await?;
+    configure_bucket(aws, &store, &region, &key.arn, Some(&tags)).await?;
     Ok(Applied { bucket_arn: format!("arn:{}:s3:::{bucket}", region.partition), key_arn: key.arn, key_id: key.id })
 }
 
@@ -583,7 +594,7 @@ mod tests {
     #[test]
     fn a_fresh_store_makes_everything() {
         let plan = judge(&found(s3::Found::Absent), BUCKET, "123456789012").unwrap();
-        assert_eq!(plan, Plan { adopt_bucket: false, key: None, alias: AliasPlan::Create });
+        assert_eq!(plan, Plan { adopt_bucket: None, key: None, alias: AliasPlan::Create });
     }
 
     #[test]
@@ -593,7 +604,7 @@ mod tests {
         let mut left = found(tagged(&mine));
         left.marked = vec![key("k1", false, Some(&mine))];
         let plan = judge(&left, BUCKET, "123456789012").unwrap();
-        assert!(plan.adopt_bucket);
+        assert_eq!(plan.adopt_bucket, Some(BTreeMap::from([(OWNER_TAG.to_string(), mine.clone())])));
         assert_eq!(plan.key.map(|k| k.id).as_deref(), Some("k1"));
         assert_eq!(plan.alias, AliasPlan::Create);
         // Killed after the alias: the alias names the key.
