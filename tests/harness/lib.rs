@@ -8,7 +8,6 @@
 
 pub mod generator;
 pub mod inventory;
-pub mod kill;
 pub mod local_aws;
 pub mod organisation;
 pub mod session;
