@@ -156,6 +156,7 @@ impl Resource for ServicePipeline {
             let path = AttributePath::attr("environment").index(i).attribute("external_id");
             shared::check_external_id_at(&env.external_id, &path, diags);
         }
+        shared::check_owner_tag_free(&config.tags, &AttributePath::attr("tags"), diags);
     }
 
     /// Everything that follows from the spec alone is known at plan time:
@@ -394,6 +395,21 @@ mod tests {
             .collect();
         assert_eq!(external, ["environment[1].external_id"]);
         assert!(diags.iter().all(|d| !d.detail.contains("valid-external-id")), "never quoted");
+    }
+
+    #[tokio::test]
+    async fn the_owner_marker_is_no_user_tag() {
+        let mut state = ServicePipelineState::default();
+        let marker = "bokbasen_service_pipeline/ebook-api".to_string();
+        state.tags = Attr::Known([("bokbasen:owner".to_string(), Attr::Known(marker))].into());
+        let mut diags = Diagnostics::new();
+        ServicePipeline.validate(&state, &mut diags).await;
+        let paths: Vec<String> = diags
+            .iter()
+            .filter(|d| d.summary == "Reserved tag")
+            .map(|d| d.path.as_ref().unwrap().to_string())
+            .collect();
+        assert_eq!(paths, [r#"tags["bokbasen:owner"]"#]);
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub fn schema() -> Schema {
             .attribute(Attribute::required("artifact_bucket", Type::String).description("S3 bucket for pipeline artifacts, in the pipeline account."))
             .attribute(Attribute::optional("artifact_key_arn", Type::String).description("ARN of the customer-managed KMS key the artifacts are encrypted with (the artifact store's and every CodeBuild project's), e.g. a `bokbasen_artifact_store`'s `key_arn`. Required when an environment is in another account than the pipeline: AWS managed keys cannot be shared."))
             .attribute(Attribute::optional("approval_topic_arn", Type::String).description("SNS topic notified when a release waits for approval."))
-            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags for everything the resource creates, over the provider's `default_tags`."))
+            .attribute(Attribute::optional("tags", Type::map(Type::String)).description("Tags for everything the resource creates, over the provider's `default_tags`. bokbasen adds `bokbasen:service` and `bokbasen:owner` (the mark of the resource that made an object, which cannot be set here and never shows here)."))
             .attribute(Attribute::optional("force_destroy", Type::Bool).default(false).description("Let destroy delete the service's ECR repository while it still holds images. Defaults to `false`: destroy is refused, naming the image count, and nothing is deleted."))
             .attribute(Attribute::computed("id", Type::String).use_state_for_unknown().description("The pipeline name."))
             .attribute(Attribute::computed("arn", Type::String).use_state_for_unknown().description("ARN of the CodePipeline pipeline."))
