@@ -1,5 +1,7 @@
 //! The AWS context against the local AWS endpoint: clients per service honour
-//! the endpoint settings, and `assume` acts in another account.
+//! the endpoint settings, `assume` acts in another account, and the account
+//! is asked once per identity. One test: the caller's keys are set in the
+//! process environment.
 
 use bokbasen_e2e::local_aws::{ACCOUNT_ACCESS_ROLE, DEFAULT_ACCOUNT};
 use bokbasen_e2e::LocalAws;
@@ -46,4 +48,14 @@ async fn assume_acts_in_the_other_account_with_separate_state() {
     // The tooling account, seen by the endpoint's admin (the caller may not list its roles).
     let there = aws.boto3(r#"print(json.dumps([r["RoleName"] for r in client("iam").list_roles()["Roles"]]))"#);
     assert!(!there.as_array().unwrap().contains(&serde_json::json!("probe")), "{there}");
+
+    // Every resource of a plan asks where it is; STS answers once per identity.
+    aws.reset_calls();
+    for _ in 0..3 {
+        let copy = pipeline_account.clone();
+        assert_eq!(copy.whereabouts().await.unwrap().0, DEFAULT_ACCOUNT);
+        assert_eq!(test_account.whereabouts().await.unwrap().0, "222222222222");
+    }
+    let asked = aws.calls().get("sts:GetCallerIdentity").copied().unwrap_or(0);
+    assert_eq!(asked, 2, "once for each identity: {:?}", aws.calls());
 }

@@ -205,6 +205,16 @@ fn pipelines_converge_through_a_storm_of_throttling_and_transport_faults() {
     let started = Instant::now();
     session.plan_is_empty();
     let calm = (started.elapsed().as_secs_f64(), aws.call_totals().total);
+    // A refresh asks nothing it knows already: the account once per identity,
+    // and no ECR repository of a kind that has no image.
+    let refreshed = aws.calls();
+    let asked = |operation: &str| refreshed.get(operation).copied().unwrap_or(0);
+    if asked("ecr:DescribeRepositories") != 0 {
+        failures.push(format!("a refresh of lambda pipelines read ECR: {refreshed:?}"));
+    }
+    if asked("sts:GetCallerIdentity") >= SERVICES as u64 {
+        failures.push(format!("the account is asked per pipeline, not per process and identity: {refreshed:?}"));
+    }
     aws.start_storm(&Storm::new(RATE, SEED + 1).modes(&StormMode::ALL));
     let started = Instant::now();
     let plan = session.run(&["plan", "-detailed-exitcode", "-no-color", "-input=false"]);

@@ -24,12 +24,14 @@ pub mod tags;
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use tokio::sync::OnceCell;
 
 /// Retries of a failed call after the first attempt when `max_retries` is not
 /// set: 25, as terraform-provider-aws. The SDK's own 2 give up on a call that
@@ -79,6 +81,9 @@ pub struct AwsContext {
     endpoints: BTreeMap<String, String>,
     pub default_tags: BTreeMap<String, String>,
     external_ids: ExternalIds,
+    /// [`AwsContext::whereabouts`], asked once per identity and process:
+    /// shared by the clones of a context, a new one for each assumed role.
+    whereabouts: Arc<OnceCell<(String, bokbasen_pipeline::Region)>>,
 }
 
 /// Role ARN → the external ID [`AwsContext::assume`] presents for it.
@@ -144,6 +149,7 @@ impl AwsContext {
             endpoints: settings.endpoints,
             default_tags: settings.default_tags,
             external_ids: ExternalIds::default(),
+            whereabouts: Arc::default(),
         })
     }
 
@@ -188,12 +194,22 @@ impl AwsContext {
     }
 
     /// Where calls land: the account of the credentials in use (after any
-    /// assumed role), with partition and region, for forming ARNs.
+    /// assumed role), with partition and region, for forming ARNs. Asked of
+    /// STS once: an identity's account does not change while the provider
+    /// runs, and every resource of a plan asks.
     pub async fn whereabouts(&self) -> Step<(String, bokbasen_pipeline::Region)> {
-        let identity = self.sts().get_caller_identity().send().await.map_err(failed("reading the AWS account"))?;
-        let partition = identity.arn.as_deref().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
-        let region = self.region().unwrap_or_default().to_string();
-        Ok((identity.account.unwrap_or_default(), bokbasen_pipeline::Region { partition, region }))
+        let found = self
+            .whereabouts
+            .get_or_try_init(|| async {
+                let identity =
+                    self.sts().get_caller_identity().send().await.map_err(failed("reading the AWS account"))?;
+                let arn = identity.arn.as_deref();
+                let partition = arn.and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+                let region = self.region().unwrap_or_default().to_string();
+                Ok::<_, String>((identity.account.unwrap_or_default(), bokbasen_pipeline::Region { partition, region }))
+            })
+            .await?;
+        Ok(found.clone())
     }
 
     /// The region every client uses.
@@ -231,6 +247,7 @@ impl AwsContext {
             endpoints: self.endpoints.clone(),
             default_tags: self.default_tags.clone(),
             external_ids: ExternalIds::default(),
+            whereabouts: Arc::default(),
         })
     }
 }

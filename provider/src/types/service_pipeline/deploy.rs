@@ -381,7 +381,15 @@ pub struct Found {
 /// projects its actions run (in the account each action acts in), its roles
 /// and repository. `None` when there is no such pipeline. `own_tags` are the
 /// tags the service itself sets, told apart from the provider's defaults.
-pub async fn observe(aws: &AwsContext, name: &str, own_tags: &BTreeMap<String, String>) -> Step<Option<Found>> {
+/// `may_have_image`: false when the state's kind builds no image (as it
+/// requires replacement, AWS cannot have made it one that does), so no ECR
+/// call is made.
+pub async fn observe(
+    aws: &AwsContext,
+    name: &str,
+    own_tags: &BTreeMap<String, String>,
+    may_have_image: bool,
+) -> Step<Option<Found>> {
     let Some(pipeline) = codepipeline::get_pipeline(aws, &pipeline_name(name)).await? else { return Ok(None) };
     let pipeline_tags = codepipeline::tags(aws, &pipeline.arn).await?;
     if let Holder::Other(owner) = Holder::of(&pipeline_tags, &owner_marker(TYPE_NAME, name), false) {
@@ -414,7 +422,10 @@ pub async fn observe(aws: &AwsContext, name: &str, own_tags: &BTreeMap<String, S
             role_arns.insert(env.clone(), arn);
         }
     }
-    let ecr_repository_url = ecr::repository_url(aws, &repository_name(name)).await?.unwrap_or_default();
+    let ecr_repository_url = match may_have_image {
+        true => ecr::repository_url(aws, &repository_name(name)).await?.unwrap_or_default(),
+        false => String::new(),
+    };
 
     let deployed = Deployed {
         arn: pipeline.arn,

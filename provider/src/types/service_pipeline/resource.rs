@@ -265,7 +265,8 @@ impl Resource for ServicePipeline {
         // An imported state has only the name: then nothing prior to go by.
         let prior = stored_spec(&current);
         let own_tags = prior.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
-        let found = match deploy::observe(aws, &name, &own_tags).await {
+        let may_have_image = prior.as_ref().is_none_or(|p| p.kind.builds_image());
+        let found = match deploy::observe(aws, &name, &own_tags, may_have_image).await {
             Ok(Some(found)) => found,
             // What a failed create left (no pipeline was made): kept while any of it exists.
             Ok(None) if current.arn.known().is_some_and(String::is_empty) => {
