@@ -212,11 +212,6 @@ pub fn cache_location(bucket: &str, service: &str) -> String {
     format!("{bucket}/{service}/cache")
 }
 
-/// The session name the provider acts in an environment's account with.
-pub fn session_name(service: &str) -> String {
-    format!("bokbasen-{service}")
-}
-
 /// The deployer role of an environment account; the environment name keeps
 /// it unique per account.
 pub fn deployer_role_name(environment: &str) -> String {

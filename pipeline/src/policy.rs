@@ -63,6 +63,14 @@ pub(crate) fn find_roles(sid: &str, region: &Region, account: &str, globs: &[&st
     allow(sid, &["iam:GetRole"], roles)
 }
 
+/// `iam:ListRoles` of the roles under bokbasen's path: a refresh lists an
+/// account's roles once rather than asking for each. ListRoles has no
+/// resource type (Service Authorization Reference, IAM), so only `*` grants
+/// it; it answers names, ARNs and trust documents, never policies or tags.
+pub(crate) fn list_roles(sid: &str) -> Value {
+    allow(sid, &["iam:ListRoles"], vec!["*".to_string()])
+}
+
 /// Passing `roles` to the services `to`, and to nothing else.
 pub(crate) fn pass_role(sid: &str, roles: Vec<String>, to: &[&str]) -> Value {
     json!({

@@ -78,7 +78,7 @@ fn provider_schema() -> Schema {
     );
     let assume_role = Block::new("Assume this IAM role (via STS `AssumeRole`) for every AWS call, e.g. to deploy into another account.")
         .attribute(Attribute::required("role_arn", Type::String).description("ARN of the role to assume, e.g. `arn:aws:iam::222222222222:role/deploy`."))
-        .attribute(Attribute::optional("session_name", Type::String).description(format!("Session name recorded in CloudTrail; 2–64 characters of `[A-Za-z0-9+=,.@_-]`. Defaults to `{DEFAULT_SESSION_NAME}`.")))
+        .attribute(Attribute::optional("session_name", Type::String).description(format!("Session name recorded in CloudTrail, for this role and for the environments' deploy roles the provider assumes from it (`{DEFAULT_SESSION_NAME}` when there is no `assume_role`); 2–64 characters of `[A-Za-z0-9+=,.@_-]`. Defaults to `{DEFAULT_SESSION_NAME}`.")))
         .attribute(Attribute::optional("external_id", Type::String).sensitive().description("External ID the role's trust policy requires. Sensitive: never logged."))
         .attribute(Attribute::optional("duration", Type::String).description("Session length as a duration such as `1h` or `45m`, between `15m` and `12h`. Defaults to one hour."));
     let default_tags =

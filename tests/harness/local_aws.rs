@@ -725,6 +725,14 @@ print(json.dumps({{"id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"
         self.facility("POST", "/_bokbasen/calls/reset", None);
     }
 
+    /// Makes every later sts:AssumeRole answer credentials that expire
+    /// `seconds` after they are issued (`None`: the duration asked for), so
+    /// a test sees credentials renewed without waiting an hour.
+    pub fn set_credential_lifetime(&self, seconds: Option<u64>) {
+        let body = serde_json::json!({ "seconds": seconds }).to_string();
+        self.facility("POST", "/_bokbasen/sts/lifetime", Some(&body));
+    }
+
     /// Makes requests for `operation` (`service:Operation`, as
     /// [`LocalAws::calls`] names them) fail with HTTP `status` and the AWS
     /// error `code` and `message` instead of reaching moto: the next `times`

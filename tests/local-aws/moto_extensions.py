@@ -252,6 +252,12 @@ middleware, so every request passes them before moto sees it; requests to
   time: a new one replaces one not reached yet and is refused (409) while a
   request is held; a release before the hold is reached disarms it. Tests use
   them to kill Terraform or the provider at a chosen point.
+- Credential lifetimes. `POST /_bokbasen/sts/lifetime` with JSON
+  `{"seconds": N}` makes every later sts:AssumeRole answer credentials that
+  expire N seconds after they are issued, as if DurationSeconds were N
+  (which AWS refuses below 900); `{"seconds": null}` gives the asked
+  duration again. Tests use it to watch credentials renewed before they
+  expire without waiting an hour.
 - Denials. `GET /_bokbasen/denials` lists every request refused when
   enforcing, oldest first: `[{"principal", "action", "resource", "reason",
   "notes"}]` (`resource` is "*" where only the action is checked);
@@ -327,6 +333,7 @@ from moto import settings as moto_settings
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import DuplicateTagKeys, MalformedXML, NoSystemTags
 from moto.s3.models import FakeBucket, S3Backend, s3_backends
+from moto.sts.models import STSBackend
 from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.utilities.utils import get_partition
 
@@ -1554,6 +1561,22 @@ class _Hold:
         }
 
 
+# Credential lifetimes (a test facility, see the module docstring): the
+# duration every sts:AssumeRole is answered with, when set.
+_credential_lifetime: dict[str, int | None] = {"seconds": None}
+_moto_assume_role = STSBackend.assume_role
+
+
+def _backend_assume_role(self: STSBackend, *args: Any, **kwargs: Any) -> Any:
+    seconds = _credential_lifetime["seconds"]
+    if seconds is not None:
+        kwargs["duration"] = seconds
+    return _moto_assume_role(self, *args, **kwargs)
+
+
+STSBackend.assume_role = _backend_assume_role  # type: ignore[method-assign]
+
+
 class _Facilities:
     """WSGI middleware in front of moto's application: see the module docstring."""
 
@@ -1645,7 +1668,8 @@ class _Facilities:
 
     def route(self, environ: dict[str, Any], method: str, route: str) -> tuple[int, Any] | None:
         # Bodies are read before taking the lock: a slow client must not stop the endpoint.
-        given = _read_json(environ) if method == "POST" and route in ("faults", "faults/storm", "holds") else {}
+        posted = ("faults", "faults/storm", "holds", "sts/lifetime")
+        given = _read_json(environ) if method == "POST" and route in posted else {}
         with self.lock:
             if route == "calls" and method == "GET":
                 return 200, dict(sorted(self.calls.items()))
@@ -1690,6 +1714,12 @@ class _Facilities:
                 hold.held, hold.done = False, True  # an armed hold not reached yet is disarmed
                 hold.released.set()
                 return 200, {"released": released}
+        if route == "sts/lifetime" and method == "POST":
+            seconds = given.get("seconds")
+            if seconds is not None and (not isinstance(seconds, int) or seconds < 1):
+                raise ValueError("seconds must be a positive whole number or null")
+            _credential_lifetime["seconds"] = seconds
+            return 200, dict(_credential_lifetime)
         if route == "denials" and method == "GET":
             with _denials_lock:
                 return 200, list(_denials)

@@ -2,6 +2,8 @@
 //! or update), delete one. What a definition holds is decided above (the
 //! service pipeline's `convert`); here are only the requests.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_codebuild::types as cb;
 
 use super::{failed, retry, AwsContext, Step};
@@ -32,6 +34,23 @@ pub async fn find_project(aws: &AwsContext, name: &str) -> Step<Option<cb::Proje
         .await
         .map_err(failed(format!("reading CodeBuild project {name}")))?;
     Ok(found.projects.unwrap_or_default().into_iter().find(|p| p.name() == Some(name)))
+}
+
+/// The projects among `names` that exist, by name. Asked together with the
+/// other resources' questions to this account within a moment
+/// ([`super::reuse::Batches`]): one BatchGetProjects for many pipelines.
+pub async fn find_projects(aws: &AwsContext, names: &[String]) -> Step<BTreeMap<String, cb::Project>> {
+    let codebuild = aws.codebuild();
+    let fetch = move |names: Vec<String>| async move {
+        let found = codebuild
+            .batch_get_projects()
+            .set_names(Some(names.clone()))
+            .send()
+            .await
+            .map_err(failed(format!("reading CodeBuild projects {}", names.join(", "))))?;
+        Ok(found.projects.unwrap_or_default().into_iter().filter_map(|p| Some((p.name.clone()?, p))).collect())
+    };
+    aws.project_batches().get(names, fetch).await
 }
 
 /// Makes the project match `definition`: updated when it exists, created

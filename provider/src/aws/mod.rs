@@ -18,19 +18,21 @@ pub mod kms;
 pub mod ownership;
 pub mod parameters;
 pub mod retry;
+pub mod reuse;
 pub mod roles;
 pub mod s3;
 pub mod tags;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::retry::{RetryPartition, TokenBucket};
 use tokio::sync::OnceCell;
 
 /// Retries of a failed call after the first attempt when `max_retries` is not
@@ -74,6 +76,18 @@ pub struct SettingsError {
     pub message: String,
 }
 
+/// Where every client's retries are accounted: with no retry quota. The
+/// SDK's standard mode stops retrying a service once a process-wide token
+/// bucket (500, 5 or 14 a retry) runs dry, and a client shared by
+/// concurrent calls (as ours are, built once per identity) hands the
+/// bucket's permits between them, so a burst of throttling over hundreds of
+/// calls fails resources that `max_retries` and backoff would have carried.
+/// terraform-provider-aws runs without the quota too (aws-sdk-go-v2's
+/// `ratelimit.None`; hashicorp/aws-sdk-go-base#915).
+fn retries_unrationed() -> RetryPartition {
+    RetryPartition::custom("bokbasen").token_bucket(TokenBucket::unlimited()).build()
+}
+
 /// The configured AWS access, shared by all resources of one provider.
 #[derive(Clone, Debug)]
 pub struct AwsContext {
@@ -81,9 +95,84 @@ pub struct AwsContext {
     endpoints: BTreeMap<String, String>,
     pub default_tags: BTreeMap<String, String>,
     external_ids: ExternalIds,
-    /// [`AwsContext::whereabouts`], asked once per identity and process:
-    /// shared by the clones of a context, a new one for each assumed role.
-    whereabouts: Arc<OnceCell<(String, bokbasen_pipeline::Region)>>,
+    /// The session name the roles of [`AwsContext::assume`] are assumed with.
+    session_name: String,
+    /// This identity's clients and answers, shared by the clones of a
+    /// context; each assumed role has its own.
+    identity: Arc<Identity>,
+    /// The roles assumed from this identity, once per role (and external ID)
+    /// and process: every resource and data source of the provider shares
+    /// the credentials, which the SDK refreshes before they expire. A role
+    /// that cannot be assumed stays an error for the process, so each
+    /// resource that needs it fails at once, naming it.
+    assumed: Arc<Mutex<HashMap<AssumedKey, Arc<Assumption>>>>,
+    /// Calls of this process that may change AWS, over every identity.
+    writes: reuse::Writes,
+}
+
+/// A role assumed, by its ARN and the external ID presented.
+type AssumedKey = (String, Option<String>);
+
+/// One role's assumption: the context acting as it, or why it could not be assumed.
+type Assumption = OnceCell<Result<AwsContext, String>>;
+
+/// What one identity has built and asked, built once.
+#[derive(Debug)]
+struct Identity {
+    /// [`AwsContext::whereabouts`].
+    whereabouts: OnceCell<(String, bokbasen_pipeline::Region)>,
+    /// SDK clients by service, built on first use: building one sets up its
+    /// runtime (endpoint resolver, signer, retry), which cost more CPU than a
+    /// call when every resource built its own.
+    clients: Clients,
+    /// The roles under bokbasen's path in this account, by name: see `roles::listed_role_arn`.
+    roles: reuse::UntilWrite<Arc<BTreeMap<String, String>>>,
+    /// CodeBuild projects asked for by name: see `codebuild::find_projects`.
+    projects: reuse::Batches<aws_sdk_codebuild::types::Project>,
+}
+
+impl Identity {
+    fn new() -> Arc<Identity> {
+        Arc::new(Identity {
+            whereabouts: OnceCell::new(),
+            clients: Clients::default(),
+            roles: reuse::UntilWrite::default(),
+            // BatchGetProjects takes at most 100 names.
+            projects: reuse::Batches::new(100),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Clients {
+    sts: OnceLock<aws_sdk_sts::Client>,
+    iam: OnceLock<aws_sdk_iam::Client>,
+    ecr: OnceLock<aws_sdk_ecr::Client>,
+    codebuild: OnceLock<aws_sdk_codebuild::Client>,
+    codepipeline: OnceLock<aws_sdk_codepipeline::Client>,
+    ssm: OnceLock<aws_sdk_ssm::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    kms: OnceLock<aws_sdk_kms::Client>,
+}
+
+/// The client of one service: built once per identity, with this context's
+/// endpoint for it, and [`reuse::Writes`] counting its writes.
+macro_rules! client {
+    ($service:ident, $krate:ident) => {
+        pub fn $service(&self) -> $krate::Client {
+            self.identity
+                .clients
+                .$service
+                .get_or_init(|| {
+                    let config = $krate::config::Builder::from(&self.service_config(stringify!($service)))
+                        .retry_partition(retries_unrationed())
+                        .interceptor(self.writes.clone())
+                        .build();
+                    $krate::Client::from_conf(config)
+                })
+                .clone()
+        }
+    };
 }
 
 /// Role ARN → the external ID [`AwsContext::assume`] presents for it.
@@ -144,12 +233,19 @@ impl AwsContext {
                 base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
             }
         };
+        let session_name = match &settings.assume_role {
+            Some(role) => role.session_name.clone(),
+            None => DEFAULT_SESSION_NAME.to_string(),
+        };
         Ok(AwsContext {
             sdk,
             endpoints: settings.endpoints,
             default_tags: settings.default_tags,
             external_ids: ExternalIds::default(),
-            whereabouts: Arc::default(),
+            session_name,
+            identity: Identity::new(),
+            assumed: Arc::default(),
+            writes: reuse::Writes::default(),
         })
     }
 
@@ -161,36 +257,27 @@ impl AwsContext {
         }
     }
 
-    pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.service_config("sts"))
+    client!(sts, aws_sdk_sts);
+    client!(iam, aws_sdk_iam);
+    client!(ecr, aws_sdk_ecr);
+    client!(codebuild, aws_sdk_codebuild);
+    client!(codepipeline, aws_sdk_codepipeline);
+    client!(ssm, aws_sdk_ssm);
+    client!(s3, aws_sdk_s3);
+    client!(kms, aws_sdk_kms);
+
+    /// The roles under bokbasen's path in this account, listed by `ask`
+    /// once until this process writes ([`reuse::UntilWrite`]).
+    pub async fn listed_roles<F>(&self, ask: F) -> Step<Arc<BTreeMap<String, String>>>
+    where
+        F: std::future::Future<Output = Step<Arc<BTreeMap<String, String>>>>,
+    {
+        self.identity.roles.get(&self.writes, ask).await
     }
 
-    pub fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.service_config("iam"))
-    }
-
-    pub fn ecr(&self) -> aws_sdk_ecr::Client {
-        aws_sdk_ecr::Client::new(&self.service_config("ecr"))
-    }
-
-    pub fn codebuild(&self) -> aws_sdk_codebuild::Client {
-        aws_sdk_codebuild::Client::new(&self.service_config("codebuild"))
-    }
-
-    pub fn codepipeline(&self) -> aws_sdk_codepipeline::Client {
-        aws_sdk_codepipeline::Client::new(&self.service_config("codepipeline"))
-    }
-
-    pub fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.service_config("ssm"))
-    }
-
-    pub fn s3(&self) -> aws_sdk_s3::Client {
-        aws_sdk_s3::Client::new(&self.service_config("s3"))
-    }
-
-    pub fn kms(&self) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.service_config("kms"))
+    /// This account's batches of CodeBuild project lookups.
+    pub fn project_batches(&self) -> &reuse::Batches<aws_sdk_codebuild::types::Project> {
+        &self.identity.projects
     }
 
     /// Where calls land: the account of the credentials in use (after any
@@ -199,6 +286,7 @@ impl AwsContext {
     /// runs, and every resource of a plan asks.
     pub async fn whereabouts(&self) -> Step<(String, bokbasen_pipeline::Region)> {
         let found = self
+            .identity
             .whereabouts
             .get_or_try_init(|| async {
                 let identity =
@@ -226,14 +314,24 @@ impl AwsContext {
     /// The same settings acting as `role_arn` (e.g. an environment's deploy
     /// role in another account), with this context's credentials as the
     /// source, and the role's external ID if one was given
-    /// ([`AwsContext::with_external_ids`]). The role is assumed now, waiting
-    /// while a trust just written propagates; the SDK refreshes the
-    /// credentials before they expire.
-    pub async fn assume(&self, role_arn: &str, session_name: &str) -> Result<AwsContext, String> {
+    /// ([`AwsContext::with_external_ids`]). Assumed once per process (and
+    /// external ID), at first need, waiting while a trust just written
+    /// propagates; every later caller gets the same context, whose
+    /// credentials the SDK refreshes before they expire.
+    pub async fn assume(&self, role_arn: &str) -> Result<AwsContext, String> {
+        let external_id = self.external_ids.0.get(role_arn).cloned();
+        let once = {
+            let mut assumed = self.assumed.lock().unwrap_or_else(PoisonError::into_inner);
+            assumed.entry((role_arn.to_string(), external_id.clone())).or_default().clone()
+        };
+        once.get_or_init(|| self.assume_now(role_arn, external_id)).await.clone()
+    }
+
+    async fn assume_now(&self, role_arn: &str, external_id: Option<String>) -> Result<AwsContext, String> {
         let source =
             self.sdk.credentials_provider().ok_or("no AWS credentials are configured to assume the role with")?;
-        let mut builder = AssumeRoleProvider::builder(role_arn).session_name(session_name);
-        if let Some(external_id) = self.external_ids.0.get(role_arn) {
+        let mut builder = AssumeRoleProvider::builder(role_arn).session_name(&self.session_name);
+        if let Some(external_id) = external_id {
             builder = builder.external_id(external_id);
         }
         let provider = builder.configure(&self.service_config("sts")).build_from_provider(source).await;
@@ -247,7 +345,10 @@ impl AwsContext {
             endpoints: self.endpoints.clone(),
             default_tags: self.default_tags.clone(),
             external_ids: ExternalIds::default(),
-            whereabouts: Arc::default(),
+            session_name: self.session_name.clone(),
+            identity: Identity::new(),
+            assumed: Arc::default(),
+            writes: self.writes.clone(),
         })
     }
 }

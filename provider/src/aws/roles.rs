@@ -3,6 +3,9 @@
 //! and removed with everything attached.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_iam::error::ProvideErrorMetadata;
 
 use bokbasen_pipeline::names::ROLE_PATH;
 use bokbasen_pipeline::RoleDocuments;
@@ -78,6 +81,40 @@ pub async fn role_arn(aws: &AwsContext, name: &str) -> Step<Option<String>> {
         Ok(found) => Ok(found.role.map(|r| r.arn)),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
         Err(err) => Err(failed(format!("reading IAM role {name}"))(err)),
+    }
+}
+
+/// The ARN of the role `name`, or `None` when it does not exist, looked up
+/// among the roles under bokbasen's path, listed once per account until
+/// this process writes (`AwsContext::listed_roles`): a refresh of many
+/// pipelines lists each account's roles instead of one GetRole per role.
+/// One not listed there (deleted, or made elsewhere by hand) is asked for,
+/// as is every role of an account whose roles may not be listed (a deploy
+/// target applied by an older version lacks `iam:ListRoles`; the next apply
+/// of the target adds it).
+pub async fn listed_role_arn(aws: &AwsContext, name: &str) -> Step<Option<String>> {
+    match aws.listed_roles(list_roles(aws)).await?.get(name) {
+        Some(arn) => Ok(Some(arn.clone())),
+        None => role_arn(aws, name).await,
+    }
+}
+
+/// The roles under bokbasen's path by name (empty when listing is denied).
+async fn list_roles(aws: &AwsContext) -> Step<Arc<BTreeMap<String, String>>> {
+    let listed = aws
+        .iam()
+        .list_roles()
+        .path_prefix(ROLE_PATH)
+        .max_items(1000)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    match listed {
+        Ok(roles) => Ok(Arc::new(roles.into_iter().map(|role| (role.role_name, role.arn)).collect())),
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("AccessDenied") => Ok(Arc::default()),
+        Err(err) => Err(failed(format!("listing the IAM roles under {ROLE_PATH}"))(err)),
     }
 }
 

@@ -155,7 +155,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             provider_meta: None,
             server_capabilities: Some(pb::ServerCapabilities {
                 plan_destroy: false,
-                get_provider_schema_optional: false,
+                // Every RPC is served from the schemas built at start, whether
+                // or not this was asked: Terraform (1.6+) may then reuse one
+                // copy of the schema for every provider process of a command
+                // rather than ask each one for it.
+                get_provider_schema_optional: true,
             }),
         }))
     }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use bokbasen_pipeline::names::session_name;
 use bokbasen_pipeline::{Region, ServiceSpec, Where};
 
 use crate::aws::{AwsContext, Step};
@@ -21,19 +20,15 @@ impl Accounts {
         // Collected first: a borrowing iterator held across the awaits would keep the future from being Send.
         let roles: Vec<(String, String)> =
             spec.environments.iter().map(|env| (env.name.clone(), env.deploy_role_arn.clone())).collect();
-        Accounts::through(aws, &spec.name, roles).await
+        Accounts::through(aws, roles).await
     }
 
     /// The pipeline's account, and each environment's through the given role.
-    pub async fn through(
-        aws: &AwsContext,
-        service: &str,
-        roles: impl IntoIterator<Item = (String, String)>,
-    ) -> Step<Accounts> {
+    pub async fn through(aws: &AwsContext, roles: impl IntoIterator<Item = (String, String)>) -> Step<Accounts> {
         let (pipeline_account, region) = aws.whereabouts().await?;
         let mut environments = BTreeMap::new();
         for (env, role_arn) in roles {
-            environments.insert(env, aws.assume(&role_arn, &session_name(service)).await?);
+            environments.insert(env, aws.assume(&role_arn).await?);
         }
         Ok(Accounts { pipeline: aws.clone(), pipeline_account, region, environments })
     }

@@ -13,6 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures_util::future::try_join_all;
+
 use bokbasen_pipeline::names::{
     build_role_name, environment_role_name, pipeline_name, pipeline_role_name, repository_name, SERVICE_TAG,
 };
@@ -396,29 +398,42 @@ pub async fn observe(
         return Err(format!("the pipeline {name} belongs to {owner} ({OWNER_TAG}), not to this resource"));
     }
     let declared = observed_declaration(&pipeline.declaration);
-    let accounts = Accounts::through(aws, name, declared.deploy_roles.clone()).await?;
+    let accounts = Accounts::through(aws, declared.deploy_roles.clone()).await?;
 
+    // Each account's projects in one question, all accounts at once: the
+    // questions of concurrent reads become one call per account.
+    let mut asked: BTreeMap<&Where, Vec<(String, ProjectPurpose)>> = BTreeMap::new();
+    for action in declared.stages.iter().flat_map(|s| &s.actions) {
+        if let (Some(project), Some(purpose)) = (project_name(action), ProjectPurpose::from_action(&action.name)) {
+            asked.entry(&action.runs_in).or_default().push((project.to_string(), purpose));
+        }
+    }
+    let accounts = &accounts;
+    let answers = try_join_all(asked.iter().map(|(place, wanted)| {
+        let names: Vec<String> = wanted.iter().map(|(name, _)| name.clone()).collect();
+        async move { codebuild::find_projects(accounts.context(place), &names).await }
+    }))
+    .await?;
     let mut projects = BTreeMap::new();
     let mut project_keys = BTreeMap::new();
-    for action in declared.stages.iter().flat_map(|s| &s.actions) {
-        let (Some(project), Some(purpose)) = (project_name(action), ProjectPurpose::from_action(&action.name)) else {
-            continue;
-        };
-        if let Some(found) = codebuild::find_project(accounts.context(&action.runs_in), project).await? {
-            let found = observed_project(&found, purpose, &action.runs_in);
-            project_keys.insert(project_key(&found), found.name.clone());
-            projects.insert(found.name.clone(), found);
+    for ((place, wanted), mut found) in asked.iter().zip(answers) {
+        for (name, purpose) in wanted {
+            if let Some(found) = found.remove(name) {
+                let found = observed_project(&found, *purpose, place);
+                project_keys.insert(project_key(&found), found.name.clone());
+                projects.insert(found.name.clone(), found);
+            }
         }
     }
 
     let mut role_arns = BTreeMap::new();
     for (key, role) in [("pipeline", pipeline_role_name(name)), ("build", build_role_name(name))] {
-        if let Some(arn) = role_arn(aws, &role).await? {
+        if let Some(arn) = roles::listed_role_arn(aws, &role).await? {
             role_arns.insert(key.to_string(), arn);
         }
     }
     for env in declared.deploy_roles.keys() {
-        if let Some(arn) = role_arn(accounts.environment(env), &environment_role_name(name, env)).await? {
+        if let Some(arn) = roles::listed_role_arn(accounts.environment(env), &environment_role_name(name, env)).await? {
             role_arns.insert(env.clone(), arn);
         }
     }
