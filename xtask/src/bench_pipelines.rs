@@ -63,7 +63,7 @@ pub fn run(args: &[String]) -> Result {
     // Many pipelines in one configuration.
     let aws = LocalAws::start();
     let endpoint = format!("endpoint_url={}", aws.endpoint());
-    let many = aws.workdir(&terraform, &[("main.tf", &many_pipelines(count))]);
+    let many = aws.workdir(&terraform, &[("main.tf", &many_pipelines(Kind::Fargate, count))]);
     many.init();
     println!("\nWall time for {count} pipelines:");
     for (step, args) in [
@@ -82,7 +82,7 @@ pub fn run(args: &[String]) -> Result {
 }
 
 /// A failure, or a request the endpoint refused, is an error.
-fn check(run: TerraformRun, args: &[&str]) -> Result {
+pub fn check(run: TerraformRun, args: &[&str]) -> Result {
     if run.code == 0 && run.denials.is_empty() {
         Ok(())
     } else {
@@ -105,9 +105,35 @@ fn report(operation: &str, calls: &BTreeMap<String, u64>) {
     println!("  {operation:<7} {total:>4} calls ({})", services.join(", "));
 }
 
-/// `count` fargate services, each released Test → Stage → Production, with
+/// The kinds the pipeline benchmarks configure.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Fargate,
+    Lambda,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Fargate => "fargate",
+            Kind::Lambda => "lambda",
+        }
+    }
+
+    /// An environment's `target` for the service `each.key`: what the kind
+    /// deploys to (docs/resources/service_pipeline.md).
+    fn target(self) -> &'static str {
+        match self {
+            Kind::Fargate => "{ cluster = environment.key, service = each.key }",
+            Kind::Lambda => r#"{ function = "${each.key}-${environment.key}" }"#,
+        }
+    }
+}
+
+/// `count` services of `kind`, each released Test → Stage → Production, with
 /// the artifact store and a deploy target per environment account they share.
-fn many_pipelines(count: usize) -> String {
+pub fn many_pipelines(kind: Kind, count: usize) -> String {
+    let (kind, target) = (kind.name(), kind.target());
     let targets: String = [("test", "222222222222"), ("stage", "333333333333"), ("production", "444444444444")]
         .iter()
         .map(|(env, account)| {
@@ -125,7 +151,7 @@ provider "bokbasen" {{
 resource "bokbasen_deploy_target" "{env}" {{
   provider             = bokbasen.{env}
   environment          = "{env}"
-  kinds                = ["fargate"]
+  kinds                = ["{kind}"]
   pipeline_account_ids = [data.bokbasen_caller_identity.tooling.account_id]
   provisioner_arns     = [data.bokbasen_caller_identity.tooling.arn]
   artifact_bucket      = bokbasen_artifact_store.artifacts.id
@@ -168,7 +194,7 @@ locals {{
 resource "bokbasen_service_pipeline" "service" {{
   for_each         = toset([for i in range({count}) : format("service-%02d", i)])
   name             = each.key
-  kind             = "fargate"
+  kind             = "{kind}"
   artifact_bucket  = bokbasen_artifact_store.artifacts.id
   artifact_key_arn = bokbasen_artifact_store.artifacts.key_arn
 
@@ -186,7 +212,7 @@ resource "bokbasen_service_pipeline" "service" {{
       deploy_role_arn = local.deployers[environment.key]
       approval        = environment.key != "test"
       smoke_test      = {{ runscope_trigger_parameter = "/config/${{each.key}}_${{environment.key}}/runscope-trigger" }}
-      target          = {{ cluster = environment.key, service = each.key }}
+      target          = {target}
     }}
   }}
 }}

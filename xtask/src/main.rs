@@ -9,18 +9,26 @@
 //! - `bench`: start-up time to the handshake line and memory of the release provider;
 //! - `bench pipelines [count]`: AWS calls per service pipeline create/read/delete and wall
 //!   times for `count` pipelines;
+//! - `bench refresh [count]`: what a refreshing `terraform plan` of `count` lambda pipelines
+//!   costs (AWS calls per pipeline, provider CPU and memory, wall times, state size) next to
+//!   `count` hashicorp/null resources;
 //! - `bench generator [count]`: `bokbasen --help` start-up, and `count` services made,
 //!   listed as outdated and upgraded.
 
 mod bench;
 mod bench_generator;
 mod bench_pipelines;
+mod bench_refresh;
 mod demo;
 mod setup;
 
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
+    // Copied under a provider's name, this binary is `bench refresh`'s rusage shim.
+    if let Some(code) = bench_refresh::run_as_shim() {
+        return code;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::run(),
@@ -29,11 +37,14 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).map(String::as_str) == Some("pipelines") => {
             setup::run().and_then(|()| bench_pipelines::run(&args[2..]))
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("refresh") => {
+            setup::run().and_then(|()| bench_refresh::run(&args[2..]))
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("generator") => bench_generator::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench generator [count]>"
+                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count]>"
             );
             return ExitCode::from(2);
         }

