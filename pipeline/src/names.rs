@@ -190,6 +190,23 @@ pub fn environment_projects_glob(environment: &str) -> String {
     format!("*-{environment}-*")
 }
 
+/// Whether `name` matches `glob`, one of the globs above: `*` stands for any
+/// run of characters, as in the IAM policies that grant them.
+pub fn glob_matches(glob: &str, name: &str) -> bool {
+    let mut parts = glob.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// The SSM path of one service's configuration for one environment,
 /// `{prefix}/{service}{separator}{environment}` (see [`crate::parameters`]).
 pub fn config_path(prefix: &str, service: &str, separator: &str, environment: &str) -> String {
@@ -237,6 +254,17 @@ pub fn deployer_role_arn(account: &str, environment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_the_names_they_stand_for_and_no_others() {
+        let deploy = environment_project_name("ebook-api", "test", ProjectPurpose::Deploy);
+        assert!(glob_matches(&environment_projects_glob("test"), &deploy));
+        assert!(!glob_matches(&environment_projects_glob("stage"), &deploy));
+        assert!(glob_matches(builds_glob(), &build_project_name("ebook-api")));
+        assert!(!glob_matches(builds_glob(), "ebook-api-build-cache"));
+        assert!(glob_matches("*", "") && glob_matches("a*", "a") && !glob_matches("*-b", "-"));
+        assert!(glob_matches("exact", "exact") && !glob_matches("exact", "exactly"));
+    }
 
     #[test]
     fn the_longest_names_fit_iam() {

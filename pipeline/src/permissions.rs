@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::names::{builds_glob, deployer_role_name, pipeline_roles_glob, role_arn};
-use crate::policy::{allow, find_roles, list_roles, pass_role, policy, Region, MANAGE_ROLE};
+use crate::policy::{allow, find_roles, list_for_refresh, pass_role, policy, Region, MANAGE_ROLE};
 use crate::store::key_alias;
 
 /// Whose calls [`provisioner_policy`] allows: the account and its SSM layout.
@@ -45,7 +45,7 @@ pub fn provisioner_policy(provisioner: &Provisioner, region: &Region) -> Value {
             vec![role_arn(partition, "*", &deployer_role_name("*"))],
         ),
         find_roles("FindServiceRoles", region, account, &[pipeline_roles_glob(), builds_glob()]),
-        list_roles("ListServiceRoles"),
+        list_for_refresh("ListForRefresh"),
         allow("ManageServiceRoles", MANAGE_ROLE, service_roles.clone()),
         pass_role("PassServiceRoles", service_roles, &["codepipeline.amazonaws.com", "codebuild.amazonaws.com"]),
         allow(

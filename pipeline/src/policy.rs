@@ -63,12 +63,14 @@ pub(crate) fn find_roles(sid: &str, region: &Region, account: &str, globs: &[&st
     allow(sid, &["iam:GetRole"], roles)
 }
 
-/// `iam:ListRoles` of the roles under bokbasen's path: a refresh lists an
-/// account's roles once rather than asking for each. ListRoles has no
-/// resource type (Service Authorization Reference, IAM), so only `*` grants
-/// it; it answers names, ARNs and trust documents, never policies or tags.
-pub(crate) fn list_roles(sid: &str) -> Value {
-    allow(sid, &["iam:ListRoles"], vec!["*".to_string()])
+/// What a refresh lists instead of asking for each part: the roles under
+/// bokbasen's path (`iam:ListRoles`) and the account's CodeBuild project
+/// names (`codebuild:ListProjects`). Neither action has a resource type
+/// (Service Authorization Reference, IAM and CodeBuild), so only `*` grants
+/// them; they answer names, ARNs and trust documents, never policies, tags
+/// or a project's settings.
+pub(crate) fn list_for_refresh(sid: &str) -> Value {
+    allow(sid, &["iam:ListRoles", "codebuild:ListProjects"], vec!["*".to_string()])
 }
 
 /// Passing `roles` to the services `to`, and to nothing else.

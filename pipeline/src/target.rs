@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::checks::arn_account;
 use crate::names::{environment_projects_glob, environment_roles_glob, pipeline_roles_glob, role_arn};
-use crate::policy::{allow, find_roles, list_roles, pass_role, policy, Region, RoleDocuments, MANAGE_ROLE};
+use crate::policy::{allow, find_roles, list_for_refresh, pass_role, policy, Region, RoleDocuments, MANAGE_ROLE};
 use crate::Kind;
 
 /// What a platform engineer declares for one environment account.
@@ -138,7 +138,7 @@ fn deployer_statements(target: &DeployTarget, region: &Region) -> Vec<Value> {
         ),
         allow("ManageProjectRoles", MANAGE_ROLE, vec![project_role.clone()]),
         find_roles("FindProjectRoles", region, account, &[&environment_roles_glob(env)]),
-        list_roles("ListProjectRoles"),
+        list_for_refresh("ListForRefresh"),
         pass_role("PassProjectRoles", vec![project_role], &["codebuild.amazonaws.com"]),
     ];
     // The deploy actions read the build's artifact (the steps read parameters with their own roles).
@@ -377,7 +377,7 @@ mod tests {
             .filter(|s| strings(&s["Resource"]).contains("*"))
             .filter_map(|s| s["Sid"].as_str().map(str::to_string))
             .collect();
-        assert_eq!(wildcard, ["ListProjectRoles", "DeployFargateTaskDefinitions"]);
+        assert_eq!(wildcard, ["ListForRefresh", "DeployFargateTaskDefinitions"]);
     }
 
     #[test]

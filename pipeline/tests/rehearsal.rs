@@ -179,7 +179,7 @@ const EXEMPT: &[(&str, &str, &str)] = &[
     ),
     ("bokbasen-deployer-{env} (identity)", "ManageProjectRoles", "the provider's: it creates the projects' roles"),
     ("bokbasen-deployer-{env} (identity)", "FindProjectRoles", "the provider's: it looks a project role up by name"),
-    ("bokbasen-deployer-{env} (identity)", "ListProjectRoles", "the provider's: a refresh lists the project roles"),
+    ("bokbasen-deployer-{env} (identity)", "ListForRefresh", "the provider's: a refresh lists roles and projects"),
     (
         "bokbasen-deployer-{env} (identity)",
         "PassProjectRoles",

@@ -215,6 +215,14 @@ fn pipelines_converge_through_a_storm_of_throttling_and_transport_faults() {
     if asked("sts:GetCallerIdentity") >= SERVICES as u64 {
         failures.push(format!("the account is asked per pipeline, not per process and identity: {refreshed:?}"));
     }
+    // Each account's roles are listed once; the projects of concurrent reads
+    // are asked for together (per pipeline, one call per account otherwise).
+    if asked("iam:ListRoles") > 2 {
+        failures.push(format!("roles are listed more than once per account: {refreshed:?}"));
+    }
+    if asked("codebuild:BatchGetProjects") >= SERVICES as u64 {
+        failures.push(format!("projects are read per pipeline, not together: {refreshed:?}"));
+    }
     aws.start_storm(&Storm::new(RATE, SEED + 1).modes(&StormMode::ALL));
     let started = Instant::now();
     let plan = session.run(&["plan", "-detailed-exitcode", "-no-color", "-input=false"]);

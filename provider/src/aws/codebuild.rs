@@ -2,10 +2,14 @@
 //! or update), delete one. What a definition holds is decided above (the
 //! service pipeline's `convert`); here are only the requests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use aws_sdk_codebuild::error::ProvideErrorMetadata;
 use aws_sdk_codebuild::types as cb;
+use bokbasen_pipeline::names::glob_matches;
 
+use super::reuse::UntilWrite;
 use super::{failed, retry, AwsContext, Step};
 
 /// A project as bokbasen writes it: the parts CreateProject and
@@ -36,21 +40,118 @@ pub async fn find_project(aws: &AwsContext, name: &str) -> Step<Option<cb::Proje
     Ok(found.projects.unwrap_or_default().into_iter().find(|p| p.name() == Some(name)))
 }
 
-/// The projects among `names` that exist, by name. Asked together with the
-/// other resources' questions to this account within a moment
-/// ([`super::reuse::Batches`]): one BatchGetProjects for many pipelines.
-pub async fn find_projects(aws: &AwsContext, names: &[String]) -> Step<BTreeMap<String, cb::Project>> {
+/// After this many calls to an account for projects in one process, its
+/// project names are listed (`ListProjects`) and every later call fills its
+/// 100 names with ones not asked yet: a workspace of many pipelines then
+/// reads each account's projects in about one call per 100, while one of a
+/// single pipeline never pays for the listing.
+const LIST_AFTER_CALLS: usize = 3;
+
+/// BatchGetProjects takes at most 100 names.
+pub const MAX_NAMES: usize = 100;
+
+/// What this process knows of one account's CodeBuild projects, kept until
+/// it writes anything (`reuse::Writes`): answers by name (`None`: no such
+/// project), the globs questions came with, the calls made.
+#[derive(Debug, Default)]
+pub struct Known {
+    state: Mutex<KnownState>,
+    names: UntilWrite<Arc<Vec<String>>>,
+}
+
+#[derive(Debug, Default)]
+struct KnownState {
+    /// The count of writes these answers hold for.
+    writes: u64,
+    answers: BTreeMap<String, Option<cb::Project>>,
+    globs: BTreeSet<String>,
+    calls: usize,
+}
+
+impl Known {
+    /// The answers, forgotten if the process wrote since they were given.
+    fn state(&self, writes: u64) -> MutexGuard<'_, KnownState> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.writes != writes {
+            *state = KnownState { writes, ..KnownState::default() };
+        }
+        state
+    }
+}
+
+/// The projects among `names` that exist, by name; `glob` (as the policy
+/// granting them names them) matches them. Asked together with the other
+/// resources' questions to this account within a moment
+/// ([`super::reuse::Batches`]), and answered from what this process already
+/// knows when it can ([`Known`]): one BatchGetProjects for many pipelines.
+pub async fn find_projects(aws: &AwsContext, names: &[String], glob: &str) -> Step<BTreeMap<String, cb::Project>> {
+    let known = aws.known_projects();
+    let writes = aws.writes_so_far();
+    let (mut found, missing, list) = {
+        let mut state = known.state(writes);
+        state.globs.insert(glob.to_string());
+        let mut found = BTreeMap::new();
+        let mut missing = Vec::new();
+        for name in names {
+            match state.answers.get(name) {
+                Some(answer) => found.extend(answer.clone().map(|project| (name.clone(), project))),
+                None => missing.push(name.clone()),
+            }
+        }
+        (found, missing, state.calls >= LIST_AFTER_CALLS)
+    };
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let listed = match list {
+        true => Some(known.names.get(aws.writes(), project_names(aws)).await?),
+        false => None,
+    };
     let codebuild = aws.codebuild();
-    let fetch = move |names: Vec<String>| async move {
-        let found = codebuild
+    let known = Arc::clone(&known);
+    let fetch = move |mut names: Vec<String>| async move {
+        if let Some(listed) = &listed {
+            let state = known.state(writes);
+            let unasked = listed.iter().filter(|name| {
+                !state.answers.contains_key(*name)
+                    && !names.contains(name)
+                    && state.globs.iter().any(|glob| glob_matches(glob, name))
+            });
+            let room = MAX_NAMES.saturating_sub(names.len());
+            let unasked: Vec<String> = unasked.take(room).cloned().collect();
+            names.extend(unasked);
+        }
+        let answered = codebuild
             .batch_get_projects()
             .set_names(Some(names.clone()))
             .send()
             .await
             .map_err(failed(format!("reading CodeBuild projects {}", names.join(", "))))?;
-        Ok(found.projects.unwrap_or_default().into_iter().filter_map(|p| Some((p.name.clone()?, p))).collect())
+        let found: BTreeMap<String, cb::Project> =
+            answered.projects.unwrap_or_default().into_iter().filter_map(|p| Some((p.name.clone()?, p))).collect();
+        let mut state = known.state(writes);
+        for name in names {
+            let answer = found.get(&name).cloned();
+            state.answers.insert(name, answer);
+        }
+        state.calls += 1;
+        Ok(found)
     };
-    aws.project_batches().get(names, fetch).await
+    found.extend(aws.project_batches().get(&missing, fetch).await?);
+    Ok(found)
+}
+
+/// The account's project names (empty when listing them is denied, as to a
+/// deploy target applied by an older version until its next apply).
+async fn project_names(aws: &AwsContext) -> Step<Arc<Vec<String>>> {
+    let listed = aws.codebuild().list_projects().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await;
+    match listed {
+        Ok(names) => Ok(Arc::new(names)),
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("AccessDeniedException") => {
+            Ok(Arc::default())
+        }
+        Err(err) => Err(failed("listing the CodeBuild projects")(err)),
+    }
 }
 
 /// Makes the project match `definition`: updated when it exists, created

@@ -129,6 +129,7 @@ struct Identity {
     roles: reuse::UntilWrite<Arc<BTreeMap<String, String>>>,
     /// CodeBuild projects asked for by name: see `codebuild::find_projects`.
     projects: reuse::Batches<aws_sdk_codebuild::types::Project>,
+    known_projects: Arc<codebuild::Known>,
 }
 
 impl Identity {
@@ -137,8 +138,8 @@ impl Identity {
             whereabouts: OnceCell::new(),
             clients: Clients::default(),
             roles: reuse::UntilWrite::default(),
-            // BatchGetProjects takes at most 100 names.
-            projects: reuse::Batches::new(100),
+            projects: reuse::Batches::new(codebuild::MAX_NAMES),
+            known_projects: Arc::default(),
         })
     }
 }
@@ -278,6 +279,21 @@ impl AwsContext {
     /// This account's batches of CodeBuild project lookups.
     pub fn project_batches(&self) -> &reuse::Batches<aws_sdk_codebuild::types::Project> {
         &self.identity.projects
+    }
+
+    /// What this process knows of this account's CodeBuild projects.
+    pub fn known_projects(&self) -> Arc<codebuild::Known> {
+        Arc::clone(&self.identity.known_projects)
+    }
+
+    /// The calls of this process that may have changed AWS.
+    pub fn writes(&self) -> &reuse::Writes {
+        &self.writes
+    }
+
+    /// How many calls of this process may have changed AWS so far.
+    pub fn writes_so_far(&self) -> u64 {
+        self.writes.count()
     }
 
     /// Where calls land: the account of the credentials in use (after any

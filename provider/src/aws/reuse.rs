@@ -43,7 +43,7 @@ pub const BATCH_WINDOW: Duration = Duration::from_millis(15);
 pub struct Writes(Arc<AtomicU64>);
 
 impl Writes {
-    fn count(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
 

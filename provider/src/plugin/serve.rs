@@ -30,7 +30,10 @@ pub fn run<P: Provider>(provider: P) -> ExitCode {
         }
     };
     super::log::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: the provider waits on Terraform and AWS, and its own work
+    // per call is small, so threads would only add wake-ups between them,
+    // memory per thread, and CPU (measured by `cargo xtask bench refresh`).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("could not start the async runtime: {err}");

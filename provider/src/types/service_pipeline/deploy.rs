@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::try_join_all;
 
 use bokbasen_pipeline::names::{
-    build_role_name, environment_role_name, pipeline_name, pipeline_role_name, repository_name, SERVICE_TAG,
+    build_role_name, builds_glob, environment_projects_glob, environment_role_name, pipeline_name, pipeline_role_name,
+    repository_name, SERVICE_TAG,
 };
 use bokbasen_pipeline::{
     build_role, environment_role, image_lifecycle, pipeline_role, project_name, repository_policy, shape, Observed,
@@ -411,7 +412,11 @@ pub async fn observe(
     let accounts = &accounts;
     let answers = try_join_all(asked.iter().map(|(place, wanted)| {
         let names: Vec<String> = wanted.iter().map(|(name, _)| name.clone()).collect();
-        async move { codebuild::find_projects(accounts.context(place), &names).await }
+        let glob = match place {
+            Where::Pipeline => builds_glob().to_string(),
+            Where::Environment(env) => environment_projects_glob(env),
+        };
+        async move { codebuild::find_projects(accounts.context(place), &names, &glob).await }
     }))
     .await?;
     let mut projects = BTreeMap::new();
