@@ -86,7 +86,7 @@ impl Known {
 /// knows when it can ([`Known`]): one BatchGetProjects for many pipelines.
 pub async fn find_projects(aws: &AwsContext, names: &[String], glob: &str) -> Step<BTreeMap<String, cb::Project>> {
     let known = aws.known_projects();
-    let writes = aws.writes_so_far();
+    let writes = aws.writes().count();
     let (mut found, missing, list) = {
         let mut state = known.state(writes);
         state.globs.insert(glob.to_string());

@@ -110,8 +110,22 @@ pub struct AwsContext {
     writes: reuse::Writes,
 }
 
-/// A role assumed, by its ARN and the external ID presented.
-type AssumedKey = (String, Option<String>);
+/// A role assumed, by its ARN and the external ID presented. Sensitive: its
+/// `Debug` (part of every context's) names the role only.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct AssumedKey {
+    role_arn: String,
+    external_id: Option<String>,
+}
+
+impl std::fmt::Debug for AssumedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumedKey")
+            .field("role_arn", &self.role_arn)
+            .field("external_id", &self.external_id.as_ref().map(|_| "(sensitive)"))
+            .finish()
+    }
+}
 
 /// One role's assumption: the context acting as it, or why it could not be assumed.
 type Assumption = OnceCell<Result<AwsContext, String>>;
@@ -291,11 +305,6 @@ impl AwsContext {
         &self.writes
     }
 
-    /// How many calls of this process may have changed AWS so far.
-    pub fn writes_so_far(&self) -> u64 {
-        self.writes.count()
-    }
-
     /// Where calls land: the account of the credentials in use (after any
     /// assumed role), with partition and region, for forming ARNs. Asked of
     /// STS once: an identity's account does not change while the provider
@@ -338,7 +347,8 @@ impl AwsContext {
         let external_id = self.external_ids.0.get(role_arn).cloned();
         let once = {
             let mut assumed = self.assumed.lock().unwrap_or_else(PoisonError::into_inner);
-            assumed.entry((role_arn.to_string(), external_id.clone())).or_default().clone()
+            let key = AssumedKey { role_arn: role_arn.to_string(), external_id: external_id.clone() };
+            assumed.entry(key).or_default().clone()
         };
         once.get_or_init(|| self.assume_now(role_arn, external_id)).await.clone()
     }
@@ -421,6 +431,16 @@ mod tests {
             "s3cr3t-external-id".to_string(),
         )]));
         let shown = format!("{ids:?}");
+        assert!(shown.contains("bokbasen-deployer-test") && !shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn an_assumed_role_shows_its_role_never_its_external_id() {
+        let key = AssumedKey {
+            role_arn: "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test".into(),
+            external_id: Some("s3cr3t-external-id".into()),
+        };
+        let shown = format!("{key:?}");
         assert!(shown.contains("bokbasen-deployer-test") && !shown.contains("s3cr3t"), "{shown}");
     }
 
