@@ -9,7 +9,7 @@ use aws_sdk_codebuild::error::ProvideErrorMetadata;
 use aws_sdk_codebuild::types as cb;
 use bokbasen_pipeline::names::glob_matches;
 
-use super::reuse::UntilWrite;
+use super::reuse::{Batches, UntilWrite};
 use super::{failed, retry, AwsContext, Step};
 
 /// A project as bokbasen writes it: the parts CreateProject and
@@ -26,6 +26,41 @@ pub struct ProjectDefinition {
     pub encryption_key: Option<String>,
     pub vpc_config: Option<cb::VpcConfig>,
     pub tags: Vec<cb::Tag>,
+}
+
+/// What a refresh reads of a project: the parts bokbasen writes. CodeBuild
+/// answers much more (ARN, dates, logs, artifacts, tags, …), and a process
+/// keeps an answer for every project of a workspace's accounts ([`Known`]):
+/// kept whole, they were most of the provider's memory in a refresh of
+/// hundreds of pipelines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundProject {
+    pub name: String,
+    pub image: String,
+    pub compute_type: String,
+    pub privileged: bool,
+    pub cache: Option<cb::CacheType>,
+    pub buildspec: String,
+    pub variables: Vec<cb::EnvironmentVariable>,
+    pub encryption_key: Option<String>,
+    pub vpc_config: Option<cb::VpcConfig>,
+}
+
+impl From<cb::Project> for FoundProject {
+    fn from(project: cb::Project) -> FoundProject {
+        let environment = project.environment;
+        FoundProject {
+            name: project.name.unwrap_or_default(),
+            image: environment.as_ref().map(|e| e.image.clone()).unwrap_or_default(),
+            compute_type: environment.as_ref().map(|e| e.compute_type.as_str().to_string()).unwrap_or_default(),
+            privileged: environment.as_ref().and_then(|e| e.privileged_mode).unwrap_or(false),
+            cache: project.cache.map(|c| c.r#type),
+            buildspec: project.source.and_then(|s| s.buildspec).unwrap_or_default(),
+            variables: environment.and_then(|e| e.environment_variables).unwrap_or_default(),
+            encryption_key: project.encryption_key,
+            vpc_config: project.vpc_config,
+        }
+    }
 }
 
 /// The project `name`, if it exists.
@@ -52,18 +87,26 @@ pub const MAX_NAMES: usize = 100;
 
 /// What this process knows of one account's CodeBuild projects, kept until
 /// it writes anything (`reuse::Writes`): answers by name (`None`: no such
-/// project), the globs questions came with, the calls made.
-#[derive(Debug, Default)]
+/// project), the globs questions came with, the calls made; and the
+/// questions on their way to AWS together.
+#[derive(Debug)]
 pub struct Known {
     state: Mutex<KnownState>,
     names: UntilWrite<Arc<Vec<String>>>,
+    batches: Batches<Arc<FoundProject>>,
+}
+
+impl Default for Known {
+    fn default() -> Known {
+        Known { state: Mutex::default(), names: UntilWrite::default(), batches: Batches::new(MAX_NAMES) }
+    }
 }
 
 #[derive(Debug, Default)]
 struct KnownState {
     /// The count of writes these answers hold for.
     writes: u64,
-    answers: BTreeMap<String, Option<cb::Project>>,
+    answers: BTreeMap<String, Option<Arc<FoundProject>>>,
     globs: BTreeSet<String>,
     calls: usize,
 }
@@ -84,7 +127,11 @@ impl Known {
 /// resources' questions to this account within a moment
 /// ([`super::reuse::Batches`]), and answered from what this process already
 /// knows when it can ([`Known`]): one BatchGetProjects for many pipelines.
-pub async fn find_projects(aws: &AwsContext, names: &[String], glob: &str) -> Step<BTreeMap<String, cb::Project>> {
+pub async fn find_projects(
+    aws: &AwsContext,
+    names: &[String],
+    glob: &str,
+) -> Step<BTreeMap<String, Arc<FoundProject>>> {
     let known = aws.known_projects();
     let writes = aws.writes().count();
     let (mut found, missing, list) = {
@@ -127,8 +174,12 @@ pub async fn find_projects(aws: &AwsContext, names: &[String], glob: &str) -> St
             .send()
             .await
             .map_err(failed(format!("reading CodeBuild projects {}", names.join(", "))))?;
-        let found: BTreeMap<String, cb::Project> =
-            answered.projects.unwrap_or_default().into_iter().filter_map(|p| Some((p.name.clone()?, p))).collect();
+        let found: BTreeMap<String, Arc<FoundProject>> = answered
+            .projects
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| Some((p.name.clone()?, Arc::new(FoundProject::from(p)))))
+            .collect();
         let mut state = known.state(writes);
         for name in names {
             let answer = found.get(&name).cloned();
@@ -137,7 +188,7 @@ pub async fn find_projects(aws: &AwsContext, names: &[String], glob: &str) -> St
         state.calls += 1;
         Ok(found)
     };
-    found.extend(aws.project_batches().get(&missing, fetch).await?);
+    found.extend(aws.known_projects().batches.get(&missing, fetch).await?);
     Ok(found)
 }
 

@@ -142,7 +142,6 @@ struct Identity {
     /// The roles under bokbasen's path in this account, by name: see `roles::listed_role_arn`.
     roles: reuse::UntilWrite<Arc<BTreeMap<String, String>>>,
     /// CodeBuild projects asked for by name: see `codebuild::find_projects`.
-    projects: reuse::Batches<aws_sdk_codebuild::types::Project>,
     known_projects: Arc<codebuild::Known>,
 }
 
@@ -152,7 +151,6 @@ impl Identity {
             whereabouts: OnceCell::new(),
             clients: Clients::default(),
             roles: reuse::UntilWrite::default(),
-            projects: reuse::Batches::new(codebuild::MAX_NAMES),
             known_projects: Arc::default(),
         })
     }
@@ -288,11 +286,6 @@ impl AwsContext {
         F: std::future::Future<Output = Step<Arc<BTreeMap<String, String>>>>,
     {
         self.identity.roles.get(&self.writes, ask).await
-    }
-
-    /// This account's batches of CodeBuild project lookups.
-    pub fn project_batches(&self) -> &reuse::Batches<aws_sdk_codebuild::types::Project> {
-        &self.identity.projects
     }
 
     /// What this process knows of this account's CodeBuild projects.

@@ -14,7 +14,7 @@ use bokbasen_pipeline::{
     VariableValue, Where, BUILD_ARTIFACT, SOURCE_ARTIFACT,
 };
 
-use crate::aws::codebuild::ProjectDefinition;
+use crate::aws::codebuild::{FoundProject, ProjectDefinition};
 use crate::aws::{invalid, Step};
 
 /// The CodeBuild project `project` of `spec`, run as `role_arn`, with the
@@ -99,11 +99,9 @@ pub fn project_definition(
 
 /// A project as AWS holds it, in the shape's terms: the repository URL is
 /// a plain variable here, as AWS stores it.
-pub fn observed_project(found: &cb::Project, purpose: ProjectPurpose, runs_in: &Where) -> Project {
-    let environment = found.environment();
-    let variables = environment
-        .map(|e| e.environment_variables())
-        .unwrap_or_default()
+pub fn observed_project(found: &FoundProject, purpose: ProjectPurpose, runs_in: &Where) -> Project {
+    let variables = found
+        .variables
         .iter()
         .map(|v| Variable {
             name: v.name().to_string(),
@@ -114,21 +112,21 @@ pub fn observed_project(found: &cb::Project, purpose: ProjectPurpose, runs_in: &
         })
         .collect();
     Project {
-        name: found.name().unwrap_or_default().to_string(),
+        name: found.name.clone(),
         purpose,
         runs_in: runs_in.clone(),
-        image: environment.map(|e| e.image().to_string()).unwrap_or_default(),
-        compute_type: environment.map(|e| e.compute_type().as_str().to_string()).unwrap_or_default(),
-        privileged: environment.and_then(|e| e.privileged_mode()).unwrap_or(false),
-        cache: match found.cache().map(|c| c.r#type()) {
+        image: found.image.clone(),
+        compute_type: found.compute_type.clone(),
+        privileged: found.privileged,
+        cache: match found.cache {
             Some(cb::CacheType::Local) => Cache::Local,
             Some(cb::CacheType::S3) => Cache::S3,
             _ => Cache::None,
         },
-        buildspec: found.source().and_then(|s| s.buildspec()).unwrap_or_default().to_string(),
+        buildspec: found.buildspec.clone(),
         variables,
-        encryption_key: found.encryption_key().map(str::to_string),
-        network: found.vpc_config().filter(|v| v.vpc_id().is_some()).map(|v| Network {
+        encryption_key: found.encryption_key.clone(),
+        network: found.vpc_config.as_ref().filter(|v| v.vpc_id().is_some()).map(|v| Network {
             vpc_id: v.vpc_id().unwrap_or_default().to_string(),
             subnet_ids: v.subnets().to_vec(),
             security_group_ids: v.security_group_ids().to_vec(),
@@ -384,7 +382,8 @@ pub(super) mod tests {
                         variable.value = VariableValue::Plain(REPOSITORY_URL.into());
                     }
                 }
-                assert_eq!(observed_project(&stored, project.purpose, &project.runs_in), expected, "{}", project.name);
+                let found = FoundProject::from(stored);
+                assert_eq!(observed_project(&found, project.purpose, &project.runs_in), expected, "{}", project.name);
             }
         }
     }
