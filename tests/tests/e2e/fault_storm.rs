@@ -11,6 +11,9 @@
 //! users get by default. Each phase reports its requests, the faults by mode
 //! (each fault met costs one retry) and its wall time; the refresh also its
 //! fault-free time, measured just before.
+//!
+//! A second test refuses one environment's deploy role to the provider: only
+//! the pipelines released through it fail their refresh.
 
 use std::time::Instant;
 
@@ -261,4 +264,112 @@ fn pipelines_converge_through_a_storm_of_throttling_and_transport_faults() {
     eprintln!("{}", lines.join("\n"));
     eprintln!("fault storm suite: {:.1} s", suite.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// Pipelines released to `test` only, and to `test` then `stage`, through
+/// the deploy targets of [`deploy_targets_configuration`].
+const TWO_ROUTES: &str = concat!(
+    bokbasen_e2e::terraform_settings!(),
+    bokbasen_e2e::local_provider!(),
+    r#"
+locals {
+  deploy_roles = {
+    test  = { account_id = "222222222222", arn = "arn:aws:iam::222222222222:role/bokbasen/bokbasen-deployer-test" }
+    stage = { account_id = "333333333333", arn = "arn:aws:iam::333333333333:role/bokbasen/bokbasen-deployer-stage" }
+  }
+  services = {
+    "ebook-01" = ["test"]
+    "ebook-02" = ["test"]
+    "audio-01" = ["test", "stage"]
+    "audio-02" = ["test", "stage"]
+  }
+}
+
+resource "bokbasen_service_pipeline" "service" {
+  for_each = local.services
+
+  name             = each.key
+  kind             = "lambda"
+  artifact_bucket  = "bokbasen-pipeline-artifacts"
+  artifact_key_arn = "__KEY__"
+
+  source {
+    connection_arn = "arn:aws:codestar-connections:eu-north-1:123456789012:connection/0a1b2c3d"
+    repository     = "bokbasen/${each.key}"
+    branch         = "main"
+  }
+
+  dynamic "environment" {
+    for_each = each.value
+    content {
+      name            = environment.value
+      account_id      = local.deploy_roles[environment.value].account_id
+      deploy_role_arn = local.deploy_roles[environment.value].arn
+      target          = { function = "${each.key}-${environment.value}" }
+    }
+  }
+}
+"#
+);
+
+/// The stage deploy role's trust without (`"drop"`) or with again
+/// (`"restore"`) its statement for provisioners: the provider may then not
+/// assume it to read the stage projects.
+const STAGE_PROVISIONERS: &str = r#"
+iam = client("iam", assume("333333333333"))
+doc = iam.get_role(RoleName="bokbasen-deployer-stage")["Role"]["AssumeRolePolicyDocument"]
+if MODE == "drop":
+    kept = [s for s in doc["Statement"] if s.get("Sid") != "Provisioners"]
+    dropped = [s for s in doc["Statement"] if s.get("Sid") == "Provisioners"]
+    doc["Statement"] = kept
+else:
+    doc["Statement"] = doc["Statement"] + SAVED
+    dropped = []
+iam.update_assume_role_policy(RoleName="bokbasen-deployer-stage", PolicyDocument=json.dumps(doc))
+print(json.dumps(dropped))
+"#;
+
+/// A deploy role the provider may no longer assume fails the refresh of the
+/// pipelines released through it, naming the role, and of no other: those
+/// released through the other environment's role refresh cleanly in the
+/// same plan, and once the trust is back the whole plan is empty again.
+#[test]
+fn a_refused_deploy_role_fails_only_the_pipelines_released_through_it() {
+    let tf = terraform_binaries().remove(0);
+    let aws = LocalAws::start();
+    let mut targets =
+        Session::new(&aws, &tf, &[("main.tf", &deploy_targets_configuration(&["lambda"], &ENVIRONMENTS[..2]))]);
+    targets.set_var("endpoint_url", &aws.endpoint());
+    targets.apply();
+    let mut session = Session::new(&aws, &tf, &[("main.tf", &TWO_ROUTES.replace("__KEY__", ARTIFACT_KEY_ARN))]);
+    session.set_var("endpoint_url", &aws.endpoint());
+    session.apply();
+
+    let stage_role = "arn:aws:iam::333333333333:role/bokbasen/bokbasen-deployer-stage";
+    let saved = aws.boto3(&format!("MODE = \"drop\"\nSAVED = []\n{STAGE_PROVISIONERS}"));
+    assert_eq!(saved.as_array().map(Vec::len), Some(1), "the stage role trusts provisioners: {saved}");
+    let endpoint = aws.endpoint();
+    let plan = session.workdir().run_with_env(
+        &["plan", "-no-color", "-input=false", "-detailed-exitcode"],
+        &[("TF_VAR_endpoint_url", endpoint.as_str())],
+    );
+    assert_eq!(plan.code, 1, "the refresh fails:\n{plan}");
+    let failed: std::collections::BTreeSet<&str> = plan
+        .stderr
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("with bokbasen_service_pipeline.service[\""))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(failed, ["audio-01", "audio-02"].into(), "only the pipelines released to stage fail:\n{plan}");
+    assert!(plan.stderr.contains(&format!("assuming the role {stage_role}")), "the role is named:\n{plan}");
+    let refused: std::collections::BTreeSet<(String, String)> =
+        plan.denials.iter().map(|d| (d.action.clone(), d.resource.clone())).collect();
+    assert_eq!(
+        refused,
+        [("sts:AssumeRole".to_owned(), stage_role.to_owned())].into(),
+        "nothing but the stage role was refused:\n{plan}"
+    );
+
+    aws.boto3(&format!("MODE = \"restore\"\nSAVED = {saved}\n{STAGE_PROVISIONERS}"));
+    session.plan_is_empty();
 }

@@ -40,7 +40,7 @@ fn variables() -> Result<Vec<String>, String> {
     if setting("BOKBASEN_ACC").as_deref() != Some("1") || !missing.is_empty() {
         return Err(format!(
             "skipped: set BOKBASEN_ACC=1 and {} to apply the fargate example to a real AWS organisation \
-             (see tests/tests/real_organisation.rs)",
+             (see tests/tests/e2e/real_organisation.rs)",
             PROFILES.map(|(_, env)| env).join(", ")
         ));
     }
