@@ -39,6 +39,11 @@ const STATS_ENV: &str = "BOKBASEN_BENCH_RUSAGE";
 /// The real provider's name beside the shim in a shimmed package: Terraform
 /// runs the first file named `terraform-provider-<type>[_.]…`, never this.
 const REAL_PROVIDER: &str = "real-provider";
+/// A command the shim runs each provider under, for profiling, e.g.
+/// `perf record -g -o /tmp/bokbasen-%p.perf --` (split on spaces; `%p`
+/// becomes the shim's process ID). The shimmed plans' figures then include
+/// the profiler's cost.
+const WRAP_ENV: &str = "BOKBASEN_BENCH_WRAP";
 
 pub fn run(args: &[String]) -> Result {
     let count: usize = match args.first() {
@@ -303,18 +308,22 @@ struct Usage {
     cpu: Duration,
     /// The largest peak resident set of any one process.
     peak_rss_kib: u64,
+    /// Each process's CPU and peak resident set (KiB), in the order they ended.
+    each: Vec<(Duration, u64)>,
 }
 
 impl Usage {
     fn read(stats: &Path) -> Result<Usage> {
         let text = std::fs::read_to_string(stats).map_err(|e| format!("no provider ran under the shim: {e}"))?;
-        let mut usage = Usage { processes: 0, cpu: Duration::ZERO, peak_rss_kib: 0 };
+        let mut usage = Usage { processes: 0, cpu: Duration::ZERO, peak_rss_kib: 0, each: Vec::new() };
         for line in text.lines() {
             let fields: Vec<u64> = line.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
             let [user_us, system_us, rss_kib] = fields[..] else { return Err(format!("bad shim line {line:?}")) };
+            let cpu = Duration::from_micros(user_us + system_us);
             usage.processes += 1;
-            usage.cpu += Duration::from_micros(user_us + system_us);
+            usage.cpu += cpu;
             usage.peak_rss_kib = usage.peak_rss_kib.max(rss_kib);
+            usage.each.push((cpu, rss_kib));
         }
         Ok(usage)
     }
@@ -379,6 +388,11 @@ impl Table {
             ratio(mib(bokbasen.peak_rss_kib), mib(null.peak_rss_kib)),
             &format!("   (processes: {} bokbasen, {} null)", bokbasen.processes, null.processes),
         );
+        let each = |usage: &Usage| -> String {
+            let each = usage.each.iter().map(|(cpu, kib)| format!("{}/{:.1}", cpu.as_millis(), mib(*kib)));
+            each.collect::<Vec<_>>().join(" ")
+        };
+        println!("  each process, {plan} (CPU ms/peak MiB): bokbasen {}; null {}", each(&bokbasen), each(&null));
     }
 
     fn state(&self, bokbasen: u64, null: u64) {
@@ -417,10 +431,18 @@ pub fn run_as_shim() -> Option<ExitCode> {
 
 fn shim(exe: &Path, name: &str) -> Result<ExitCode> {
     let real = exe.with_file_name(REAL_PROVIDER);
-    let child = Command::new(&real)
-        .args(std::env::args_os().skip(1))
-        .spawn()
-        .map_err(|e| format!("run {}: {e}", real.display()))?;
+    let wrapper = std::env::var(WRAP_ENV).unwrap_or_default();
+    let wrapper = wrapper.replace("%p", &std::process::id().to_string());
+    let mut command = match wrapper.split_whitespace().collect::<Vec<_>>()[..] {
+        [] => Command::new(&real),
+        [program, ref args @ ..] => {
+            let mut command = Command::new(program);
+            command.args(args).arg(&real);
+            command
+        }
+    };
+    let child =
+        command.args(std::env::args_os().skip(1)).spawn().map_err(|e| format!("run {}: {e}", real.display()))?;
     let (status, usage) = wait4(child.id())?;
     if let Some(stats) = std::env::var_os(STATS_ENV) {
         let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
