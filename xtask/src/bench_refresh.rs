@@ -303,29 +303,31 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 /// What the provider processes of one plan used, from the shim's lines.
 struct Usage {
-    processes: usize,
-    /// User plus system CPU, summed over the processes.
-    cpu: Duration,
-    /// The largest peak resident set of any one process.
-    peak_rss_kib: u64,
-    /// Each process's CPU and peak resident set (KiB), in the order they ended.
+    /// Each process's CPU (user plus system) and peak resident set (KiB),
+    /// in the order they ended.
     each: Vec<(Duration, u64)>,
 }
 
 impl Usage {
     fn read(stats: &Path) -> Result<Usage> {
         let text = std::fs::read_to_string(stats).map_err(|e| format!("no provider ran under the shim: {e}"))?;
-        let mut usage = Usage { processes: 0, cpu: Duration::ZERO, peak_rss_kib: 0, each: Vec::new() };
+        let mut each = Vec::new();
         for line in text.lines() {
             let fields: Vec<u64> = line.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
             let [user_us, system_us, rss_kib] = fields[..] else { return Err(format!("bad shim line {line:?}")) };
-            let cpu = Duration::from_micros(user_us + system_us);
-            usage.processes += 1;
-            usage.cpu += cpu;
-            usage.peak_rss_kib = usage.peak_rss_kib.max(rss_kib);
-            usage.each.push((cpu, rss_kib));
+            each.push((Duration::from_micros(user_us + system_us), rss_kib));
         }
-        Ok(usage)
+        Ok(Usage { each })
+    }
+
+    /// CPU summed over the processes.
+    fn cpu(&self) -> Duration {
+        self.each.iter().map(|(cpu, _)| *cpu).sum()
+    }
+
+    /// The largest peak resident set of any one process.
+    fn peak_rss_kib(&self) -> u64 {
+        self.each.iter().map(|(_, kib)| *kib).max().unwrap_or(0)
     }
 }
 
@@ -370,7 +372,7 @@ impl Table {
 
     fn usage(&self, plan: &str, (bokbasen, null): (Usage, Usage)) {
         let ratio = |b: f64, n: f64| Some(b / n);
-        let (b_cpu, n_cpu) = (bokbasen.cpu.as_secs_f64(), null.cpu.as_secs_f64());
+        let (b_cpu, n_cpu) = (bokbasen.cpu().as_secs_f64(), null.cpu().as_secs_f64());
         let per_resource = |cpu: f64| format!("{:.2} ms", cpu * 1000.0 / self.count as f64);
         let mib = |kib: u64| kib as f64 / 1024.0;
         self.row(
@@ -383,10 +385,10 @@ impl Table {
         self.row(&format!("provider CPU per resource, {plan}"), per_resource(b_cpu), per_resource(n_cpu), None, "");
         self.row(
             &format!("peak provider RSS, {plan}"),
-            format!("{:.1} MiB", mib(bokbasen.peak_rss_kib)),
-            format!("{:.1} MiB", mib(null.peak_rss_kib)),
-            ratio(mib(bokbasen.peak_rss_kib), mib(null.peak_rss_kib)),
-            &format!("   (processes: {} bokbasen, {} null)", bokbasen.processes, null.processes),
+            format!("{:.1} MiB", mib(bokbasen.peak_rss_kib())),
+            format!("{:.1} MiB", mib(null.peak_rss_kib())),
+            ratio(mib(bokbasen.peak_rss_kib()), mib(null.peak_rss_kib())),
+            &format!("   (processes: {} bokbasen, {} null)", bokbasen.each.len(), null.each.len()),
         );
         let each = |usage: &Usage| -> String {
             let each = usage.each.iter().map(|(cpu, kib)| format!("{}/{:.1}", cpu.as_millis(), mib(*kib)));
