@@ -1,7 +1,8 @@
 //! What a refreshing `terraform plan` costs with many
 //! `bokbasen_service_pipeline`, side by side with hashicorp/null in the same
 //! run: the AWS calls per pipeline (counted at the local endpoint), the
-//! providers' own CPU and peak memory, the wall times, and the state's size.
+//! providers' own CPU and peak memory, Terraform's own CPU, the wall times,
+//! and the state's size.
 //! `cargo xtask bench refresh [count]` (default 200).
 //!
 //! Each side has two working directories on the same state: a plain one, for
@@ -257,8 +258,12 @@ impl Side {
     fn usage(&self, refresh: Refresh) -> Result<Usage> {
         let stats = self.shimmed.path().join("rusage.txt");
         let _ = std::fs::remove_file(&stats);
+        let before = children_cpu();
         self.terraform(&self.shimmed, &plan_args(refresh), &[(STATS_ENV, path_str(&stats)?)])?;
-        Usage::read(&stats)
+        let with_providers = children_cpu().saturating_sub(before);
+        let each = Usage::read(&stats)?;
+        let providers: Duration = each.iter().map(|(cpu, _)| *cpu).sum();
+        Ok(Usage { each, terraform: with_providers.saturating_sub(providers) })
     }
 
     fn terraform(&self, dir: &WorkDir, args: &[&str], env: &[(&str, &str)]) -> Result {
@@ -301,15 +306,30 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// What the provider processes of one plan used, from the shim's lines.
+/// What the processes of one plan used.
 struct Usage {
-    /// Each process's CPU (user plus system) and peak resident set (KiB),
-    /// in the order they ended.
+    /// Each provider process's CPU (user plus system) and peak resident set
+    /// (KiB), in the order they ended, from the shim's lines.
     each: Vec<(Duration, u64)>,
+    /// Terraform's own CPU: its process tree's less the providers'.
+    terraform: Duration,
+}
+
+/// The CPU (user plus system) of this process's children that have ended
+/// and been waited for, with theirs: Terraform's includes the providers it
+/// waited for.
+fn children_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct,
+    // which getrusage(2) fills.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let duration = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    duration(usage.ru_utime) + duration(usage.ru_stime)
 }
 
 impl Usage {
-    fn read(stats: &Path) -> Result<Usage> {
+    /// The shim's lines in `stats`: each provider process's usage.
+    fn read(stats: &Path) -> Result<Vec<(Duration, u64)>> {
         let text = std::fs::read_to_string(stats).map_err(|e| format!("no provider ran under the shim: {e}"))?;
         let mut each = Vec::new();
         for line in text.lines() {
@@ -317,7 +337,7 @@ impl Usage {
             let [user_us, system_us, rss_kib] = fields[..] else { return Err(format!("bad shim line {line:?}")) };
             each.push((Duration::from_micros(user_us + system_us), rss_kib));
         }
-        Ok(Usage { each })
+        Ok(each)
     }
 
     /// CPU summed over the processes.
@@ -383,6 +403,14 @@ impl Table {
             "",
         );
         self.row(&format!("provider CPU per resource, {plan}"), per_resource(b_cpu), per_resource(n_cpu), None, "");
+        let (b_tf, n_tf) = (bokbasen.terraform.as_secs_f64(), null.terraform.as_secs_f64());
+        self.row(
+            &format!("Terraform CPU, {plan}"),
+            format!("{b_tf:.2} s"),
+            format!("{n_tf:.2} s"),
+            ratio(b_tf, n_tf),
+            "",
+        );
         self.row(
             &format!("peak provider RSS, {plan}"),
             format!("{:.1} MiB", mib(bokbasen.peak_rss_kib())),
