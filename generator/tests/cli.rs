@@ -430,3 +430,78 @@ fn explain_weighs_every_call_of_the_generated_release() {
     assert!(!text.stdout.contains("DENIED"), "{text:?}");
     refused(p, &["explain", "nope"], &["no service `nope`"]);
 }
+
+/// The commands `bokbasen --help` lists, from the binary itself.
+fn listed_commands(dir: &Path) -> Vec<String> {
+    let help = ok(dir, &["--help"]).stdout;
+    let commands = help.split("Commands:").nth(1).expect("a Commands section").split("\n\n").next().unwrap_or_default();
+    // A command's line is indented by two; its wrapped description, by more.
+    let named = commands.lines().filter(|l| l.starts_with("  ") && !l[2..].starts_with(' '));
+    named.filter_map(|l| l.split_whitespace().next()).filter(|c| *c != "help").map(str::to_owned).collect()
+}
+
+#[test]
+fn bash_completion_offers_every_command_and_their_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = ok(dir.path(), &["completions", "bash"]).stdout;
+    let path = dir.path().join("bokbasen.bash");
+    std::fs::write(&path, &script).unwrap();
+    // What bash offers after `bokbasen ` and after `bokbasen graph --f`, as a user's Tab would.
+    let complete = |words: &str, current: usize| -> Vec<String> {
+        let probe = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={current}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; _bokbasen bokbasen \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            path.display()
+        );
+        let out = Command::new("bash").args(["--norc", "-c", &probe]).output().expect("run bash");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    };
+    let offered = complete("bokbasen ''", 1);
+    let commands = listed_commands(dir.path());
+    assert!(commands.len() >= 10, "{commands:?}");
+    for command in &commands {
+        assert!(offered.contains(command), "{command} not offered: {offered:?}");
+    }
+    let offered = complete("bokbasen graph --f", 2);
+    assert_eq!(offered, ["--format"], "{offered:?}");
+}
+
+#[test]
+fn zsh_and_fish_completions_name_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = listed_commands(dir.path());
+    for shell in ["zsh", "fish"] {
+        let script = ok(dir.path(), &["completions", shell]).stdout;
+        for command in &commands {
+            assert!(
+                script.contains(&format!("'{command}:")) || script.contains(&format!("-a \"{command}\"")),
+                "{shell}: {command}"
+            );
+        }
+    }
+    refused(dir.path(), &["completions", "tcsh"], &["invalid value 'tcsh'", "bash", "zsh", "fish"]);
+}
+
+#[test]
+fn the_man_page_has_a_section_per_command_with_its_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = ok(dir.path(), &["man"]).stdout;
+    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{}", &page[..page.len().min(200)]);
+    assert!(page.contains(".TH bokbasen 1"), "the title names the page and section");
+    for command in listed_commands(dir.path()) {
+        assert!(page.contains(&format!(".SH \"BOKBASEN {}\"", command.to_uppercase())), "no section for {command}");
+    }
+    assert!(
+        page.contains("bokbasen graph ebook\\-api \\-\\-format mermaid")
+            || page.contains("bokbasen graph ebook-api --format mermaid")
+    );
+    // Rendered by man, when the system has it: no roff warnings.
+    let path = dir.path().join("bokbasen.1");
+    std::fs::write(&path, &page).unwrap();
+    if let Ok(out) = Command::new("man").args(["--warnings", "-l"]).arg(&path).env("MANWIDTH", "100").output() {
+        let rendered = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "roff warnings: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(rendered.contains("BOKBASEN SECRET SET"), "{rendered}");
+    }
+}

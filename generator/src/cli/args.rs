@@ -72,6 +72,19 @@ pub enum Command {
         after_help = "Examples:\n  bokbasen explain ebook-api\n  bokbasen explain ebook-api --json | jq '.steps[].calls[] | select(.allowed | not)'\n\nThe documents weighed are the ones bokbasen writes (roles, deploy targets, artifact store, ECR repository policy) and the AWS managed ones a release depends on. The exit code is 4 when a call would be denied."
     )]
     Explain(ExplainArgs),
+    /// Print the shell completion script for SHELL.
+    #[command(
+        after_help = "Examples:\n  bokbasen completions bash > ~/.local/share/bash-completion/completions/bokbasen\n  bokbasen completions zsh > ~/.zfunc/_bokbasen    # a folder on $fpath\n  bokbasen completions fish > ~/.config/fish/completions/bokbasen.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), from the same definitions as --help.
+    #[command(
+        after_help = "Examples:\n  bokbasen man | man -l -\n  bokbasen man > /usr/local/share/man/man1/bokbasen.1"
+    )]
+    Man,
 }
 
 #[derive(Subcommand)]

@@ -10,6 +10,7 @@ pub mod args;
 mod config;
 mod explain;
 mod graph;
+mod manual;
 mod new;
 mod outdated;
 pub mod output;
@@ -41,6 +42,8 @@ pub fn run(cli: Cli) -> Result<Box<dyn Print>> {
         Command::Secret { command: SecretCommand::List(args) } => Box::new(secret::list(&args)?),
         Command::Graph(args) => Box::new(graph::run(global, &args)?),
         Command::Explain(args) => Box::new(explain::run(global, &args)?),
+        Command::Completions { shell } => Box::new(manual::completions(shell)),
+        Command::Man => Box::new(manual::man_page()?),
     })
 }
 
