@@ -31,7 +31,7 @@ impl ProviderMirror {
     /// into this process's mirror.
     pub fn get() -> &'static ProviderMirror {
         static MIRROR: OnceLock<ProviderMirror> = OnceLock::new();
-        MIRROR.get_or_init(|| ProviderMirror::install(&build_provider()))
+        MIRROR.get_or_init(|| ProviderMirror::install(&provider_binary()))
     }
 
     fn install(binary: &Path) -> ProviderMirror {
@@ -69,8 +69,9 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// `cargo build` of the provider binary, so tests never run a stale one.
-fn build_provider() -> PathBuf {
+/// `cargo build` of the provider binary, so tests never run a stale one;
+/// its path (`BOKBASEN_PROVIDER_BIN` names another).
+pub fn provider_binary() -> PathBuf {
     if let Some(binary) = std::env::var_os("BOKBASEN_PROVIDER_BIN") {
         return PathBuf::from(binary);
     }

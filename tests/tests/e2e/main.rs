@@ -16,6 +16,7 @@ mod layers;
 mod local_aws;
 mod pipeline_ownership;
 mod real_organisation;
+mod registry;
 mod service_config;
 mod service_pipeline;
 mod session;

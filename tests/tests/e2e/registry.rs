@@ -1,0 +1,193 @@
+//! The provider as a platform team installs it: released by the
+//! `bokbasen-release` crate (a zip, the manifest, SHA256SUMS signed with a
+//! throwaway GPG key), served over HTTPS as the provider registry protocol
+//! says, and installed by `terraform init` with each Terraform, which checks
+//! the package against the signed sums before it runs anything.
+
+use std::path::{Path, PathBuf};
+
+use bokbasen_e2e::{
+    provider_binary, terraform_binaries, workspace_root, HttpsFiles, LocalAws, TerraformBinary, WorkDir,
+};
+use bokbasen_release::package::{self, ProviderPackages};
+use bokbasen_release::sign::{PublicKey, ThrowawayKeyring};
+use bokbasen_release::{registry, Platform};
+
+const NAMESPACE: &str = "platform";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A signed release of the provider, served as a registry over HTTPS.
+struct Registry {
+    /// The tree `server` serves (discovery, documents, release files).
+    root: PathBuf,
+    packages: ProviderPackages,
+    key: PublicKey,
+    server: HttpsFiles,
+    _dir: tempfile::TempDir,
+    _keyring: ThrowawayKeyring,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().expect("a release folder");
+        let binary = provider_binary();
+        let packages = package::write(&dir.path().join("dist"), VERSION, &[(Platform::LINUX_AMD64, &binary)])
+            .expect("package the provider");
+        let keyring = ThrowawayKeyring::create("bokbasen e2e release <release@example.invalid>").expect("a GPG key");
+        let signer = keyring.signing_key();
+        signer.sign_detached(&packages.sums).expect("sign the sums");
+        let key = signer.public_key().expect("the public key");
+        let root = dir.path().join("registry");
+        std::fs::create_dir_all(&root).expect("the registry's root");
+        // The documents' URLs need the port, so the tree is written once the server listens.
+        let server = HttpsFiles::serve(&root);
+        registry::write_static(&root, &server.base_url(), NAMESPACE, &packages, &key).expect("write the registry");
+        Registry { root, packages, key, server, _dir: dir, _keyring: keyring }
+    }
+
+    /// `localhost:PORT/platform/bokbasen`.
+    fn source(&self) -> String {
+        format!("{}/{NAMESPACE}/bokbasen", self.server.host())
+    }
+
+    /// The served copy of a release file.
+    fn served(&self, file: &Path) -> PathBuf {
+        let name = file.file_name().expect("a file name");
+        self.root.join(format!("v1/providers/{NAMESPACE}/bokbasen/{VERSION}")).join(name)
+    }
+}
+
+/// `examples/caller-identity`, requiring bokbasen from `source`.
+fn caller_identity_example(source: &str) -> String {
+    let example =
+        std::fs::read_to_string(workspace_root().join("examples/caller-identity/main.tf")).expect("the example");
+    let public = "source = \"bokbasen/bokbasen\"";
+    assert!(example.contains(public), "the example requires bokbasen/bokbasen");
+    example.replace(public, &format!("source = \"{source}\"\n      version = \"{VERSION}\""))
+}
+
+/// A working directory installing from `provider_installation` (a CLI
+/// configuration block; empty: the registry), trusting `server`'s CA.
+fn workdir(
+    aws: &LocalAws,
+    terraform: &TerraformBinary,
+    server: &HttpsFiles,
+    source: &str,
+    installation: &str,
+) -> WorkDir {
+    let work = aws.workdir(terraform, &[("main.tf", &caller_identity_example(source))]);
+    let cli_config = work.path().join("cli.tfrc");
+    std::fs::write(&cli_config, installation).expect("write the CLI configuration");
+    let cli_config = cli_config.display().to_string();
+    work.env("TF_CLI_CONFIG_FILE", &cli_config).env("SSL_CERT_FILE", &server.ca_file().display().to_string())
+}
+
+/// Applies the example and checks who the provider acted as.
+fn apply_example(aws: &LocalAws, work: &WorkDir) {
+    let endpoint = format!("endpoint_url={}", aws.endpoint());
+    work.run(&["apply", "-auto-approve", "-var", &endpoint]).success();
+    assert_eq!(work.outputs()["account_id"], "123456789012");
+}
+
+fn lock_file(work: &WorkDir) -> String {
+    std::fs::read_to_string(work.terraform_dir().join(".terraform.lock.hcl")).expect("init writes the lock file")
+}
+
+#[test]
+fn terraform_installs_the_signed_release_from_a_private_registry_and_applies_with_it() {
+    let registry = Registry::start();
+    let aws = LocalAws::start();
+    let zip = &registry.packages.zips[0];
+    for terraform in terraform_binaries() {
+        let work = workdir(&aws, &terraform, &registry.server, &registry.source(), "");
+        let init = work.init();
+        let said = init.output();
+        assert!(said.contains(&format!("Installed {} v{VERSION}", registry.source())), "{terraform:?}: {said}");
+        assert!(said.contains(&format!("self-signed, key ID {}", registry.key.key_id)), "{terraform:?}: {said}");
+        let lock = lock_file(&work);
+        assert!(lock.contains(&format!("provider \"{}\"", registry.source())), "{lock}");
+        assert!(lock.contains(&format!("\"zh:{}\"", zip.sha256)), "the lock holds the zip's hash: {lock}");
+        apply_example(&aws, &work);
+    }
+    let requests = registry.server.requests();
+    let provider = format!("/v1/providers/{NAMESPACE}/bokbasen");
+    for expected in [
+        "GET /.well-known/terraform.json 200".to_owned(),
+        format!("GET {provider}/versions 200"),
+        format!("GET {provider}/{VERSION}/download/linux/amd64 200"),
+        format!("GET {provider}/{VERSION}/{} 200", zip.file_name()),
+        format!("GET {provider}/{VERSION}/terraform-provider-bokbasen_{VERSION}_SHA256SUMS 200"),
+        format!("GET {provider}/{VERSION}/terraform-provider-bokbasen_{VERSION}_SHA256SUMS.sig 200"),
+    ] {
+        assert!(requests.contains(&expected), "{expected} not in {requests:#?}");
+    }
+}
+
+#[test]
+fn a_tampered_package_or_signature_is_refused() {
+    let registry = Registry::start();
+    let aws = LocalAws::start();
+    let zip = registry.served(&registry.packages.zips[0].path);
+    let sums = registry.served(&registry.packages.sums);
+    let signature = registry.served(&registry.packages.signature());
+    let download = registry.root.join(format!("v1/providers/{NAMESPACE}/bokbasen/{VERSION}/download/linux/amd64"));
+    let originals: Vec<(PathBuf, Vec<u8>)> = [&zip, &sums, &signature, &download]
+        .iter()
+        .map(|p| ((*p).clone(), std::fs::read(p).expect("served file")))
+        .collect();
+    let restore = || {
+        for (path, bytes) in &originals {
+            std::fs::write(path, bytes).expect("restore a served file");
+        }
+    };
+
+    let mut tampered = originals[0].1.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    let tampered_sha = bokbasen_release::sha256_hex(&tampered);
+    let original_sha = registry.packages.zips[0].sha256.clone();
+
+    // An attacker's key signing the sums of the attacker's zip.
+    let attacker = ThrowawayKeyring::create("attacker <attacker@example.invalid>").expect("a second GPG key");
+
+    for terraform in terraform_binaries() {
+        let refused = |what: &str, expected: &[&str]| {
+            let work = workdir(&aws, &terraform, &registry.server, &registry.source(), "");
+            let init = work.run(&["init", "-input=false", "-no-color"]);
+            let said = init.output();
+            assert_ne!(init.code, 0, "{terraform:?}, {what}: init must fail: {said}");
+            for text in expected {
+                assert!(said.to_lowercase().contains(text), "{terraform:?}, {what}: {text:?} in {said}");
+            }
+            assert!(!work.terraform_dir().join(".terraform.lock.hcl").exists(), "{what}: nothing is locked");
+            let installed = work.terraform_dir().join(".terraform/providers").join(registry.source());
+            assert!(!installed.exists(), "{what}: nothing is installed");
+        };
+
+        // A changed zip: its hash is not the one the registry lists.
+        std::fs::write(&zip, &tampered).unwrap();
+        refused("tampered zip", &["checksum"]);
+
+        // A changed zip with sums and document to match: the signature no longer holds.
+        let text = String::from_utf8(originals[1].1.clone()).unwrap().replace(&original_sha, &tampered_sha);
+        std::fs::write(&sums, text).unwrap();
+        let doc = String::from_utf8(originals[3].1.clone()).unwrap().replace(&original_sha, &tampered_sha);
+        std::fs::write(&download, doc).unwrap();
+        refused("tampered zip and sums", &["signature"]);
+
+        // ... and re-signed by a key the registry does not name.
+        // (`sign_detached` writes SUMS.sig beside the served sums: the served signature.)
+        let forged = attacker.signing_key().sign_detached(&sums).expect("the attacker's signature");
+        assert_eq!(forged, signature);
+        refused("sums signed by another key", &["signature"]);
+        restore();
+
+        // A damaged signature of the true sums.
+        let mut damaged = originals[2].1.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0xff;
+        std::fs::write(&signature, damaged).unwrap();
+        refused("damaged signature", &["signature"]);
+        restore();
+    }
+}
