@@ -5,12 +5,14 @@
 //!   `..._manifest.json` declaring the plugin protocol, and `..._SHA256SUMS` over both;
 //! - [`sign`]: the detached GPG signature of the sums (`..._SHA256SUMS.sig`), made by
 //!   `gpg` with a key of the releaser's keyring, and the public key a registry hands out;
+//! - [`mirror`]: the zips as a packed filesystem mirror and as a network mirror;
 //! - [`registry`]: service discovery, the versions list and a download document per
 //!   platform, laid out so that any HTTPS host (a bucket behind a CDN) serves them.
 //!
-//! `cargo xtask release` drives all three; the e2e suite installs the result
+//! `cargo xtask release` drives them all; the e2e suite installs the result
 //! with `terraform init` from a registry served over HTTPS.
 
+pub mod mirror;
 pub mod package;
 pub mod registry;
 pub mod sign;

@@ -112,7 +112,7 @@ fn check_base_url(base_url: &str) -> Result<&str> {
 }
 
 /// A namespace as registries accept it: letters, digits, `-` and `_`.
-fn check_namespace(namespace: &str) -> Result {
+pub(crate) fn check_namespace(namespace: &str) -> Result {
     let ok = !namespace.is_empty()
         && namespace.len() <= 64
         && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');

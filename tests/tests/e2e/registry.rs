@@ -11,7 +11,7 @@ use bokbasen_e2e::{
 };
 use bokbasen_release::package::{self, ProviderPackages};
 use bokbasen_release::sign::{PublicKey, ThrowawayKeyring};
-use bokbasen_release::{registry, Platform};
+use bokbasen_release::{mirror, registry, Platform};
 
 const NAMESPACE: &str = "platform";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -23,7 +23,7 @@ struct Registry {
     packages: ProviderPackages,
     key: PublicKey,
     server: HttpsFiles,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _keyring: ThrowawayKeyring,
 }
 
@@ -42,7 +42,7 @@ impl Registry {
         // The documents' URLs need the port, so the tree is written once the server listens.
         let server = HttpsFiles::serve(&root);
         registry::write_static(&root, &server.base_url(), NAMESPACE, &packages, &key).expect("write the registry");
-        Registry { root, packages, key, server, _dir: dir, _keyring: keyring }
+        Registry { root, packages, key, server, dir, _keyring: keyring }
     }
 
     /// `localhost:PORT/platform/bokbasen`.
@@ -190,4 +190,69 @@ fn a_tampered_package_or_signature_is_refused() {
         refused("damaged signature", &["signature"]);
         restore();
     }
+}
+
+/// Where a team that installs without a registry gets bokbasen from.
+const MIRRORED_SOURCE: (&str, &str) = ("registry.example.com", "platform");
+
+#[test]
+fn the_release_zips_serve_as_a_packed_filesystem_mirror_and_a_network_mirror() {
+    let registry = Registry::start();
+    let aws = LocalAws::start();
+    let (host, namespace) = MIRRORED_SOURCE;
+    let source = format!("{host}/{namespace}/bokbasen");
+    let packed = registry.dir.path().join("packed");
+    mirror::write_packed(&packed, host, namespace, &registry.packages).expect("write the packed mirror");
+    // Served by the same HTTPS server, under /mirror/.
+    mirror::write_network(&registry.root.join("mirror"), host, namespace, &registry.packages)
+        .expect("write the network mirror");
+    let installations = [
+        (
+            "packed filesystem mirror",
+            format!(
+                "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
+                packed.display().to_string()
+            ),
+        ),
+        (
+            "network mirror",
+            format!(
+                "provider_installation {{\n  network_mirror {{\n    url = \"{}/mirror/\"\n  }}\n}}\n",
+                registry.server.base_url()
+            ),
+        ),
+    ];
+    let zip = &registry.packages.zips[0];
+    let mut unpacked_hashes = std::collections::BTreeSet::new();
+    for terraform in terraform_binaries() {
+        for (what, installation) in &installations {
+            let work = workdir(&aws, &terraform, &registry.server, &source, installation);
+            let said = work.init().output();
+            assert!(said.contains(&format!("Installed {source} v{VERSION}")), "{terraform:?}, {what}: {said}");
+            let lock = lock_file(&work);
+            let h1 = lock
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("\"h1:"))
+                .unwrap_or_else(|| panic!("{what}: {lock}"));
+            unpacked_hashes.insert(h1.to_owned());
+        }
+    }
+    assert_eq!(unpacked_hashes.len(), 1, "every installation unpacked the same provider: {unpacked_hashes:?}");
+
+    // The network mirror's hash is checked: a zip that does not match it is refused.
+    let document = registry.root.join(format!("mirror/{host}/{namespace}/bokbasen/{VERSION}.json"));
+    let listed = std::fs::read_to_string(&document).expect("the mirror's version document");
+    assert!(listed.contains(&format!("zh:{}", zip.sha256)), "{listed}");
+    std::fs::write(&document, listed.replace(&zip.sha256, &"0".repeat(64))).expect("rewrite the document");
+    for terraform in terraform_binaries() {
+        let work = workdir(&aws, &terraform, &registry.server, &source, &installations[1].1);
+        let init = work.run(&["init", "-input=false", "-no-color"]);
+        assert_ne!(init.code, 0, "{terraform:?}: a zip the mirror's hash does not match is refused: {init}");
+        assert!(init.output().contains("checksum"), "{terraform:?}: {init}");
+    }
+    let requests = registry.server.requests();
+    let index = format!("GET /mirror/{host}/{namespace}/bokbasen/index.json 200");
+    assert!(requests.contains(&index), "the network mirror was asked: {requests:#?}");
+    assert!(!requests.iter().any(|r| r.contains("/.well-known/")), "no registry was asked: {requests:#?}");
 }
