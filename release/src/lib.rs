@@ -5,6 +5,8 @@
 //!   `..._manifest.json` declaring the plugin protocol, and `..._SHA256SUMS` over both;
 //! - [`sign`]: the detached GPG signature of the sums (`..._SHA256SUMS.sig`), made by
 //!   `gpg` with a key of the releaser's keyring, and the public key a registry hands out;
+//! - [`cli`]: the `bokbasen` command line as an archive with its completions and man page;
+//! - [`linkage`]: whether a built binary needs nothing beyond the system's C library;
 //! - [`mirror`]: the zips as a packed filesystem mirror and as a network mirror;
 //! - [`registry`]: service discovery, the versions list and a download document per
 //!   platform, laid out so that any HTTPS host (a bucket behind a CDN) serves them.
@@ -12,6 +14,8 @@
 //! `cargo xtask release` drives them all; the e2e suite installs the result
 //! with `terraform init` from a registry served over HTTPS.
 
+pub mod cli;
+pub mod linkage;
 pub mod mirror;
 pub mod package;
 pub mod registry;

@@ -13,13 +13,16 @@
 //!   costs (AWS calls per pipeline, provider CPU and memory, wall times, state size) next to
 //!   `count` hashicorp/null resources;
 //! - `bench generator [count]`: `bokbasen --help` start-up, and `count` services made,
-//!   listed as outdated and upgraded.
+//!   listed as outdated and upgraded;
+//! - `release VERSION [...]`: the signed provider packages, the CLI archive and, on
+//!   request, a static registry and a network mirror in `dist/` (see `release.rs`).
 
 mod bench;
 mod bench_generator;
 mod bench_pipelines;
 mod bench_refresh;
 mod demo;
+mod release;
 mod setup;
 
 use std::process::{Command, ExitCode};
@@ -42,9 +45,10 @@ fn main() -> ExitCode {
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("generator") => bench_generator::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("release") => release::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count]>"
+                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count] | release VERSION [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE]>"
             );
             return ExitCode::from(2);
         }

@@ -56,6 +56,15 @@ const GENERATOR: Table = &[
     ("config", &["service", "graph"]),
 ];
 
+const RELEASE: Table = &[
+    ("package", &[]),
+    ("sign", &[]),
+    ("linkage", &[]),
+    ("cli", &[]),
+    ("registry", &["package", "sign"]),
+    ("mirror", &["package", "registry"]),
+];
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace holds tests/").to_path_buf()
 }
@@ -249,6 +258,12 @@ fn the_pipeline_crate_has_no_import_circle() {
 fn the_generator_library_has_no_import_circle() {
     // `cli/` belongs to the binary (main.rs), which uses the library from outside.
     let problems = check_crate("generator", "lib.rs", &["cli"], GENERATOR);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_release_crate_has_no_import_circle() {
+    let problems = check_crate("release", "lib.rs", &[], RELEASE);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -14,6 +14,7 @@ mod iam_consistency;
 mod interrupted;
 mod layers;
 mod local_aws;
+mod packaging;
 mod pipeline_ownership;
 mod real_organisation;
 mod registry;

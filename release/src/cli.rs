@@ -1,0 +1,83 @@
+//! The `bokbasen` command line as a release archive,
+//! `bokbasen_VERSION_OS_ARCH.tar.gz`, holding one folder of the same name:
+//!
+//! - `bokbasen`, the binary;
+//! - `completions/bokbasen.bash`, `completions/_bokbasen` (zsh), `completions/bokbasen.fish`;
+//! - `man/man1/bokbasen.1`;
+//!
+//! the completions and the page written by the binary itself (`bokbasen
+//! completions SHELL`, `bokbasen man`), so they match its arguments. Its
+//! checksum goes into `bokbasen_VERSION_SHA256SUMS`, apart from the
+//! provider's sums, which Terraform and registries read.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{check_version, sha256_hex, Platform, Result};
+
+/// The files of the archive beside the binary: path in the folder, and the
+/// `bokbasen` arguments that print it.
+const GENERATED: &[(&str, &[&str])] = &[
+    ("completions/bokbasen.bash", &["completions", "bash"]),
+    ("completions/_bokbasen", &["completions", "zsh"]),
+    ("completions/bokbasen.fish", &["completions", "fish"]),
+    ("man/man1/bokbasen.1", &["man"]),
+];
+
+/// Writes the archive of `binary` (built for `platform`) into `dist`, and
+/// `bokbasen_VERSION_SHA256SUMS` listing it; the archive's path.
+pub fn write_archive(dist: &Path, version: &str, platform: Platform, binary: &Path) -> Result<PathBuf> {
+    check_version(version)?;
+    let folder = format!("bokbasen_{version}_{platform}");
+    let mut files: Vec<(String, Vec<u8>, u32)> = Vec::new();
+    let executable = std::fs::read(binary).map_err(|e| format!("read the CLI {}: {e}", binary.display()))?;
+    files.push(("bokbasen".into(), executable, 0o755));
+    // The completions and page come from running the binary: only the host's can run.
+    if Platform::host() != Some(platform) {
+        return Err(format!(
+            "the CLI for {platform} cannot run here to write its completions and man page: package it on {platform}"
+        ));
+    }
+    for (path, args) in GENERATED {
+        let output = Command::new(binary).args(*args).output().map_err(|e| format!("run {}: {e}", binary.display()))?;
+        if !output.status.success() || output.stdout.is_empty() {
+            return Err(format!(
+                "`bokbasen {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        files.push(((*path).into(), output.stdout, 0o644));
+    }
+
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (path, bytes, mode) in &files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        let name = format!("{folder}/{path}");
+        tar.append_data(&mut header, &name, bytes.as_slice()).map_err(|e| format!("archive {name}: {e}"))?;
+    }
+    let gz = tar.into_inner().and_then(|gz| gz.finish()).map_err(|e| format!("archive {folder}: {e}"))?;
+    std::fs::create_dir_all(dist).map_err(|e| format!("create {}: {e}", dist.display()))?;
+    let archive = dist.join(format!("{folder}.tar.gz"));
+    std::fs::write(&archive, &gz).map_err(|e| format!("write {}: {e}", archive.display()))?;
+
+    let sums = dist.join(format!("bokbasen_{version}_SHA256SUMS"));
+    let line = format!("{}  {folder}.tar.gz\n", sha256_hex(&gz));
+    // Other platforms' archives of the same version keep their lines.
+    let mut lines: Vec<String> = std::fs::read_to_string(&sums)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.ends_with(&format!("  {folder}.tar.gz")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    lines.push(line);
+    lines.sort_by(|a, b| a.split("  ").nth(1).cmp(&b.split("  ").nth(1)));
+    std::fs::write(&sums, lines.concat()).map_err(|e| format!("write {}: {e}", sums.display()))?;
+    Ok(archive)
+}
