@@ -105,7 +105,14 @@ pub fn write_new(target: &Path, contents: &BTreeMap<String, String>, force: bool
     let parent = target.parent().ok_or_else(|| anyhow!("{} has no parent folder", target.display()))?;
     check_free(target, force)?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new().prefix(".bokbasen-new-").tempdir_in(parent)?;
+    // A temporary folder is private (0700); this one becomes the service's
+    // folder, so it is made as `mkdir` would make it, under the user's umask.
+    let mut staging = tempfile::Builder::new();
+    staging.prefix(".bokbasen-new-");
+    if let Some(permissions) = created_with(0o777) {
+        staging.permissions(permissions);
+    }
+    let staging = staging.tempdir_in(parent)?;
     for (path, text) in contents {
         let file = staging.path().join(path);
         if let Some(dir) = file.parent() {
@@ -145,14 +152,40 @@ pub fn check_free(target: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Replaces one file's contents atomically (a temporary file renamed over it).
+/// Replaces one file's contents atomically (a temporary file renamed over
+/// it). The file keeps its mode; a new one gets what the user's umask
+/// leaves of 0666, as any editor's file would (a temporary file alone is 0600).
 pub fn write_file(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().ok_or_else(|| anyhow!("{} has no parent folder", path.display()))?;
     std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    let existing = std::fs::metadata(path).ok().map(|meta| meta.permissions());
+    let mut builder = tempfile::Builder::new();
+    if let Some(permissions) = existing.clone().or_else(|| created_with(0o666)) {
+        builder.permissions(permissions);
+    }
+    let mut file = builder.tempfile_in(dir)?;
+    // The umask applies at creation only: an existing file's mode is set as it was.
+    if let Some(permissions) = existing {
+        file.as_file().set_permissions(permissions)?;
+    }
     std::io::Write::write_all(&mut file, text.as_bytes())?;
     file.persist(path).map_err(|e| anyhow!("writing {}: {}", path.display(), e.error))?;
     Ok(())
+}
+
+/// The mode `bits` to create a file or folder with, which the system masks
+/// with the user's umask; `None` where modes are not Unix's.
+fn created_with(bits: u32) -> Option<std::fs::Permissions> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        Some(std::fs::Permissions::from_mode(bits))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = bits;
+        None
+    }
 }
 
 /// The answers of the service in `folder`.

@@ -505,3 +505,47 @@ fn the_man_page_has_a_section_per_command_with_its_examples() {
         assert!(rendered.contains("BOKBASEN SECRET SET"), "{rendered}");
     }
 }
+
+/// Runs bokbasen under `umask`, as a user's shell would start it.
+fn ok_with_umask(dir: &Path, umask: &str, args: &[&str]) {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BOKBASEN_TEMPLATES")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bokbasen in sh");
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn files_and_folders_get_the_users_umask_and_rewritten_files_keep_their_mode() {
+    let values = sample("fargate-service");
+    for (umask, file_mode, folder_mode) in [("022", 0o644, 0o755), ("077", 0o600, 0o700), ("002", 0o664, 0o775)] {
+        let platform = tempfile::tempdir().unwrap();
+        let p = platform.path();
+        ok_with_umask(p, umask, &["new", "fargate-service", "ebook-api", "--values", &values]);
+        let service = p.join("services/ebook-api");
+        assert_eq!(mode(&service), folder_mode, "umask {umask}: the service folder");
+        assert_eq!(mode(&service.join("service.yml")), file_mode, "umask {umask}: service.yml");
+        ok_with_umask(p, umask, &["graph", "ebook-api", "--format", "svg", "--output", "pipeline.svg"]);
+        assert_eq!(mode(&p.join("pipeline.svg")), file_mode, "umask {umask}: the picture");
+    }
+
+    // A file made executable by hand stays so when bokbasen writes it again.
+    let platform = tempfile::tempdir().unwrap();
+    let p = platform.path();
+    ok_with_umask(p, "022", &["new", "fargate-service", "ebook-api", "--values", &values]);
+    ok_with_umask(p, "022", &["graph", "ebook-api", "--format", "svg", "--output", "pipeline.svg"]);
+    std::fs::set_permissions(p.join("pipeline.svg"), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    ok_with_umask(p, "077", &["graph", "ebook-api", "--format", "svg", "--output", "pipeline.svg"]);
+    assert_eq!(mode(&p.join("pipeline.svg")), 0o750);
+}
