@@ -331,9 +331,12 @@ mod tests {
         }
     }
 
+    /// A text line of a box: its x, whether it is bold, its text.
+    type Line = (f64, bool, String);
+
     /// Each `<rect>` of an action's box with the `<text>` lines after it:
-    /// (rect x, rect width, [(text x, bold, text)]).
-    fn boxes(svg: &str) -> Vec<(f64, f64, Vec<(f64, bool, String)>)> {
+    /// (rect x, rect width, lines).
+    fn boxes(svg: &str) -> Vec<(f64, f64, Vec<Line>)> {
         let mut reader = quick_xml::Reader::from_str(svg);
         let attr = |e: &quick_xml::events::BytesStart, name: &str| {
             e.try_get_attribute(name).unwrap().map(|a| a.unescape_value().unwrap().into_owned())
