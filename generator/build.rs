@@ -1,5 +1,7 @@
-//! The built-in catalogue is embedded with `include_dir!`, which cargo does
-//! not know to watch: say so, so an edited template rebuilds the binary.
+//! The built-in catalogue and modules are embedded with `include_dir!`,
+//! which cargo does not know to watch: say so, so an edited template or
+//! module rebuilds the binary.
 fn main() {
     println!("cargo:rerun-if-changed=../templates");
+    println!("cargo:rerun-if-changed=../modules");
 }

@@ -21,6 +21,7 @@ pub mod config;
 pub mod graph;
 pub mod inputs;
 pub mod language;
+pub mod modules;
 pub mod render;
 pub mod secret;
 pub mod service;

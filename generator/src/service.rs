@@ -59,7 +59,16 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn render(template: &Template, renderer: &Renderer, service: &str, inputs: Values) -> Result<Rendered> {
-        let files = renderer.render(service, &inputs)?;
+        // A private provider address with the public modules: the service gets its own copy.
+        let files = match crate::modules::vendoring(template, &inputs) {
+            Some(vendoring) => {
+                let mut files = renderer.render(service, &vendoring)?;
+                let source = vendoring[crate::modules::PROVIDER_SOURCE].as_str().unwrap_or_default();
+                files.extend(crate::modules::files(source)?);
+                files
+            }
+            None => renderer.render(service, &inputs)?,
+        };
         check_spec(service, files.get(SERVICE_SPEC))?;
         let answers = Answers {
             template: template.manifest.name.clone(),

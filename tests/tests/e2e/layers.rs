@@ -51,7 +51,8 @@ const GENERATOR: Table = &[
     ("render", &["catalogue", "inputs", "language"]),
     ("graph", &[]),
     ("secret", &[]),
-    ("service", &["catalogue", "inputs", "render", "graph"]),
+    ("modules", &["catalogue", "inputs"]),
+    ("service", &["catalogue", "inputs", "render", "graph", "modules"]),
     ("update", &["catalogue", "inputs", "render", "service"]),
     ("config", &["service", "graph"]),
 ];

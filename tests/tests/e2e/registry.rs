@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use bokbasen_e2e::{
-    provider_binary, terraform_binaries, workspace_root, HttpsFiles, LocalAws, TerraformBinary, WorkDir,
+    bokbasen, provider_binary, terraform_binaries, workspace_root, HttpsFiles, LocalAws, TerraformBinary, WorkDir,
 };
 use bokbasen_release::package::{self, ProviderPackages};
 use bokbasen_release::sign::{PublicKey, ThrowawayKeyring};
@@ -255,4 +255,70 @@ fn the_release_zips_serve_as_a_packed_filesystem_mirror_and_a_network_mirror() {
     let index = format!("GET /mirror/{host}/{namespace}/bokbasen/index.json 200");
     assert!(requests.contains(&index), "the network mirror was asked: {requests:#?}");
     assert!(!requests.iter().any(|r| r.contains("/.well-known/")), "no registry was asked: {requests:#?}");
+}
+
+/// Every `.tf` file under `dir`, by path relative to it, but for hidden
+/// folders (`.bokbasen/`, the pristine render).
+fn terraform_files(dir: &Path, under: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(under).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        if path.is_dir() {
+            terraform_files(dir, &path, out);
+        } else if path.extension().is_some_and(|e| e == "tf") {
+            out.push((path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+}
+
+#[test]
+fn a_service_generated_for_a_private_address_installs_bokbasen_from_it_without_edits() {
+    let registry = Registry::start();
+    let source = registry.source();
+    for terraform in terraform_binaries() {
+        // `bokbasen new` with the sample answers and the private address, nothing else.
+        let work = WorkDir::new(&terraform, &[]).in_subdir("services/isbn-lookup");
+        let values = workspace_root().join("examples/generator/lambda-function.yml").display().to_string();
+        let address = format!("provider_source={source}");
+        bokbasen(
+            work.path(),
+            &["new", "lambda-function", "isbn-lookup", "--values", &values, "--set", &address],
+            &[],
+            "",
+        )
+        .success();
+        let mut files = Vec::new();
+        let service = work.terraform_dir();
+        terraform_files(&service, &service, &mut files);
+        let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+        for module in ["modules/service-pipeline/main.tf", "modules/service-config/main.tf"] {
+            assert!(names.contains(&module), "the service has its own {module}: {names:?}");
+        }
+        for (name, text) in &files {
+            assert!(!text.contains("\"bokbasen/bokbasen\""), "{name} still requires the public address");
+            assert!(!text.contains("git::https://github.com/bokbasen"), "{name} calls the public modules");
+        }
+        let requiring: Vec<&str> = files
+            .iter()
+            .filter(|(_, text)| text.contains(&format!("= \"{source}\"")))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(requiring.len(), 3, "the root module and both modules name {source}: {requiring:?}");
+
+        // Installed from the registry under that address, and valid as generated.
+        let cli_config = work.path().join("cli.tfrc");
+        std::fs::write(&cli_config, "").unwrap();
+        let work = work
+            .env("TF_CLI_CONFIG_FILE", &cli_config.display().to_string())
+            .env("SSL_CERT_FILE", &registry.server.ca_file().display().to_string());
+        let init = work.run(&["init", "-backend=false", "-input=false", "-no-color"]).success();
+        assert!(init.output().contains(&format!("Installed {source} v{VERSION}")), "{init}");
+        let lock = lock_file(&work);
+        assert!(lock.contains(&format!("\"zh:{}\"", registry.packages.zips[0].sha256)), "{lock}");
+        assert!(!lock.contains("registry.terraform.io/bokbasen"), "only the private address is locked: {lock}");
+        let validate = work.run(&["validate", "-no-color"]);
+        assert!(validate.code == 0 && validate.output().contains("Success"), "{validate}");
+    }
 }
