@@ -6,6 +6,7 @@
 //! - [`sign`]: the detached GPG signature of the sums (`..._SHA256SUMS.sig`), made by
 //!   `gpg` with a key of the releaser's keyring, and the public key a registry hands out;
 //! - [`cli`]: the `bokbasen` command line as an archive with its completions and man page;
+//! - [`hcp`]: publishing a release to an HCP Terraform private registry through its API;
 //! - [`linkage`]: whether a built binary needs nothing beyond the system's C library;
 //! - [`mirror`]: the zips as a packed filesystem mirror and as a network mirror;
 //! - [`registry`]: service discovery, the versions list and a download document per
@@ -15,6 +16,7 @@
 //! with `terraform init` from a registry served over HTTPS.
 
 pub mod cli;
+pub mod hcp;
 pub mod linkage;
 pub mod mirror;
 pub mod package;
@@ -43,6 +45,7 @@ impl Platform {
     pub const LINUX_ARM64: Platform = Platform { os: "linux", arch: "arm64" };
     pub const DARWIN_AMD64: Platform = Platform { os: "darwin", arch: "amd64" };
     pub const DARWIN_ARM64: Platform = Platform { os: "darwin", arch: "arm64" };
+    pub const ALL: [Platform; 4] = [Self::LINUX_AMD64, Self::LINUX_ARM64, Self::DARWIN_AMD64, Self::DARWIN_ARM64];
 
     /// The platform this program was built for, when Terraform has one.
     pub fn host() -> Option<Platform> {

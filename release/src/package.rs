@@ -95,6 +95,40 @@ pub fn write(dist: &Path, version: &str, binaries: &[(Platform, &Path)]) -> Resu
     Ok(ProviderPackages { version: version.to_owned(), zips, manifest, sums })
 }
 
+/// The packages of `version` that [`write`] left in `dist`, each zip checked
+/// against its line in the sums, so what is published is what was signed.
+pub fn read(dist: &Path, version: &str) -> Result<ProviderPackages> {
+    check_version(version)?;
+    let prefix = release_prefix(version);
+    let sums = dist.join(format!("{prefix}_SHA256SUMS"));
+    let listed = std::fs::read_to_string(&sums)
+        .map_err(|e| format!("read {}: {e}; run `cargo xtask release {version}` first", sums.display()))?;
+    let mut zips = Vec::new();
+    for line in listed.lines() {
+        let Some((sha256, name)) = line.split_once("  ") else {
+            return Err(format!("{}: {line:?} is not `<sha256>  <file>`", sums.display()));
+        };
+        let Some(platform) = name.strip_prefix(&format!("{prefix}_")).and_then(|p| p.strip_suffix(".zip")) else {
+            continue;
+        };
+        let platform = Platform::ALL
+            .into_iter()
+            .find(|p| p.to_string() == platform)
+            .ok_or_else(|| format!("{}: {name} is for a platform bokbasen does not build", sums.display()))?;
+        let path = dist.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        if sha256_hex(&bytes) != sha256 {
+            return Err(format!("{} does not match its line in {}: release again", path.display(), sums.display()));
+        }
+        zips.push(Zip { platform, path, sha256: sha256.to_owned() });
+    }
+    if zips.is_empty() {
+        return Err(format!("{} lists no provider zip", sums.display()));
+    }
+    let manifest = dist.join(format!("{prefix}_manifest.json"));
+    Ok(ProviderPackages { version: version.to_owned(), zips, manifest, sums })
+}
+
 /// A zip of one executable named `name`: mode 0755 (Terraform keeps the
 /// mode when it unpacks), DOS epoch timestamp, deflated.
 fn zip_executable(name: &str, executable: &[u8]) -> Result<Vec<u8>> {
@@ -164,6 +198,25 @@ mod tests {
             assert_eq!(sha, sha256_hex(&std::fs::read(dist.join(name)).unwrap()), "{name}");
         }
         assert!(packages.signature().ends_with("terraform-provider-bokbasen_1.2.3_SHA256SUMS.sig"));
+    }
+
+    #[test]
+    fn what_was_written_is_read_back_and_a_changed_zip_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let amd = binary(dir.path(), "amd", b"provider");
+        let dist = dir.path().join("dist");
+        let written = write(&dist, "1.0.0", &[(Platform::LINUX_AMD64, &amd)]).unwrap();
+        let read_back = read(&dist, "1.0.0").unwrap();
+        assert_eq!(read_back.zips.len(), 1);
+        assert_eq!(
+            (read_back.zips[0].platform, &read_back.zips[0].sha256),
+            (Platform::LINUX_AMD64, &written.zips[0].sha256)
+        );
+        std::fs::write(&written.zips[0].path, b"changed").unwrap();
+        let err = read(&dist, "1.0.0").unwrap_err();
+        assert!(err.contains("does not match its line"), "{err}");
+        let err = read(&dist, "2.0.0").unwrap_err();
+        assert!(err.contains("cargo xtask release 2.0.0"), "{err}");
     }
 
     #[test]

@@ -148,6 +148,11 @@ impl ThrowawayKeyring {
         self.home.path()
     }
 
+    /// The key's fingerprint, as `BOKBASEN_GPG_KEY` would name it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
     pub fn signing_key(&self) -> SigningKey {
         SigningKey::new(Some(self.home.path().to_owned()), self.fingerprint.clone(), None)
     }

@@ -7,18 +7,18 @@
 //! `cargo xtask setup` (see `tools`).
 
 pub mod generator;
-pub mod https_files;
 pub mod inventory;
 pub mod local_aws;
+pub mod local_https;
 pub mod organisation;
 pub mod session;
 pub mod terraform;
 pub mod tools;
 
 pub use generator::{bokbasen, bokbasen_binary, CliRun};
-pub use https_files::HttpsFiles;
 pub use inventory::{AwsObject, Inventory, InventoryDiff, Kind};
 pub use local_aws::{documented_caller_policy, AccessKeys, Denial, LocalAws, LocalAwsBuilder};
+pub use local_https::LocalHttps;
 pub use organisation::{deploy_targets_configuration, ENVIRONMENTS};
 pub use session::{example_file, Session, StateInstance};
 pub use terraform::{provider_binary, ProviderMirror, RunningTerraform, TerraformRun, WorkDir};

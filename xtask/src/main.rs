@@ -15,13 +15,15 @@
 //! - `bench generator [count]`: `bokbasen --help` start-up, and `count` services made,
 //!   listed as outdated and upgraded;
 //! - `release VERSION [...]`: the signed provider packages, the CLI archive and, on
-//!   request, a static registry and a network mirror in `dist/` (see `release.rs`).
+//!   request, a static registry and a network mirror in `dist/` (see `release.rs`);
+//! - `publish-hcp VERSION [...]`: those packages into an HCP Terraform private registry.
 
 mod bench;
 mod bench_generator;
 mod bench_pipelines;
 mod bench_refresh;
 mod demo;
+mod publish_hcp;
 mod release;
 mod setup;
 
@@ -46,9 +48,10 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).map(String::as_str) == Some("generator") => bench_generator::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         Some("release") => release::run(&args[1..]),
+        Some("publish-hcp") => publish_hcp::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count] | release VERSION [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE]>"
+                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count] | release VERSION [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE] | publish-hcp VERSION [--organization ORG] [--dist DIR]>"
             );
             return ExitCode::from(2);
         }

@@ -64,6 +64,7 @@ const RELEASE: Table = &[
     ("cli", &[]),
     ("registry", &["package", "sign"]),
     ("mirror", &["package", "registry"]),
+    ("hcp", &["package", "sign"]),
 ];
 
 fn workspace() -> PathBuf {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use bokbasen_e2e::{
-    bokbasen, provider_binary, terraform_binaries, workspace_root, HttpsFiles, LocalAws, TerraformBinary, WorkDir,
+    bokbasen, provider_binary, terraform_binaries, workspace_root, LocalAws, LocalHttps, TerraformBinary, WorkDir,
 };
 use bokbasen_release::package::{self, ProviderPackages};
 use bokbasen_release::sign::{PublicKey, ThrowawayKeyring};
@@ -22,9 +22,9 @@ struct Registry {
     root: PathBuf,
     packages: ProviderPackages,
     key: PublicKey,
-    server: HttpsFiles,
+    server: LocalHttps,
     dir: tempfile::TempDir,
-    _keyring: ThrowawayKeyring,
+    keyring: ThrowawayKeyring,
 }
 
 impl Registry {
@@ -40,9 +40,9 @@ impl Registry {
         let root = dir.path().join("registry");
         std::fs::create_dir_all(&root).expect("the registry's root");
         // The documents' URLs need the port, so the tree is written once the server listens.
-        let server = HttpsFiles::serve(&root);
+        let server = LocalHttps::serve_files(&root);
         registry::write_static(&root, &server.base_url(), NAMESPACE, &packages, &key).expect("write the registry");
-        Registry { root, packages, key, server, dir, _keyring: keyring }
+        Registry { root, packages, key, server, dir, keyring }
     }
 
     /// `localhost:PORT/platform/bokbasen`.
@@ -71,7 +71,7 @@ fn caller_identity_example(source: &str) -> String {
 fn workdir(
     aws: &LocalAws,
     terraform: &TerraformBinary,
-    server: &HttpsFiles,
+    server: &LocalHttps,
     source: &str,
     installation: &str,
 ) -> WorkDir {
@@ -321,4 +321,111 @@ fn a_service_generated_for_a_private_address_installs_bokbasen_from_it_without_e
         let validate = work.run(&["validate", "-no-color"]);
         assert!(validate.code == 0 && validate.output().contains("Success"), "{validate}");
     }
+}
+
+/// `cargo build` of xtask (a no-op when it is up to date); its path.
+fn xtask() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "-p", "xtask"])
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building xtask failed");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join("xtask")
+}
+
+#[test]
+fn publishing_to_hcp_terraform_follows_the_documented_sequence_and_never_shows_the_token() {
+    let release = Registry::start();
+    let (organization, token) = ("bokbasen-platform", "atlasv1-fake-Zq9-never-shown");
+    let fake = LocalHttps::fake_hcp_terraform(organization, token);
+    let dist = release.packages.sums.parent().unwrap().display().to_string();
+    let xtask = xtask();
+    let publish = |token: &str| {
+        let output = std::process::Command::new(&xtask)
+            .args(["publish-hcp", VERSION, "--organization", organization, "--dist", &dist])
+            .env("TFE_TOKEN", token)
+            .env("TFE_HOSTNAME", fake.host())
+            .env("SSL_CERT_FILE", fake.ca_file())
+            .env("GNUPGHOME", release.keyring.home())
+            .env("BOKBASEN_GPG_KEY", release.keyring.fingerprint())
+            .output()
+            .expect("run xtask publish-hcp");
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!said.contains(token), "the token is never shown: {said}");
+        (output.status.success(), said)
+    };
+    let api_requests = || -> Vec<String> {
+        let requests = fake.requests();
+        assert!(!requests.iter().any(|r| r.starts_with("REJECTED")), "{requests:#?}");
+        // Upload URLs are opaque: each is one `PUT upload`.
+        let requests = requests.into_iter().filter(|r| !r.contains("/_fake/"));
+        let opaque = |r: String| match r.strip_prefix("PUT /archivist/") {
+            Some(rest) => format!("PUT upload {}", rest.rsplit(' ').next().unwrap_or_default()),
+            None => r,
+        };
+        requests.map(opaque).collect()
+    };
+
+    let (ok, said) = publish("a-token-the-registry-refuses");
+    assert!(!ok && said.contains("HTTP 401") && said.contains("TFE_TOKEN is not accepted"), "{said}");
+    let refused = api_requests().len();
+
+    let (ok, said) = publish(token);
+    assert!(ok, "{said}");
+    let provider = format!("/api/v2/organizations/{organization}/registry-providers");
+    let versions = format!("{provider}/private/{organization}/bokbasen/versions");
+    assert_eq!(
+        api_requests()[refused..],
+        [
+            format!("GET {provider}/private/{organization}/bokbasen 404"),
+            format!("POST {provider} 201"),
+            format!("GET /api/registry/private/v2/gpg-keys?filter%5Bnamespace%5D={organization} 200"),
+            "POST /api/registry/private/v2/gpg-keys 201".to_owned(),
+            format!("POST {versions} 201"),
+            "PUT upload 200".to_owned(),
+            "PUT upload 200".to_owned(),
+            format!("POST {versions}/{VERSION}/platforms 201"),
+            "PUT upload 200".to_owned(),
+        ]
+    );
+    // What the registry holds is what was released and signed.
+    let state: serde_json::Value = {
+        let url = format!("{}/_fake/state", fake.base_url());
+        let output = std::process::Command::new("curl")
+            .args(["--silent", "--show-error", "--cacert"])
+            .arg(fake.ca_file())
+            .arg(&url)
+            .output()
+            .expect("curl the fake's state");
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)))
+    };
+    let sha = |path: &Path| bokbasen_release::sha256_hex(&std::fs::read(path).unwrap());
+    let zip = &release.packages.zips[0];
+    let uploads = &state["uploads"];
+    assert_eq!(uploads[format!("{VERSION}/SHA256SUMS")], sha(&release.packages.sums));
+    assert_eq!(uploads[format!("{VERSION}/SHA256SUMS.sig")], sha(&release.packages.signature()));
+    assert_eq!(uploads[format!("{VERSION}/{}", zip.file_name())], zip.sha256);
+    let platform = &state["versions"][VERSION]["platforms"][0];
+    assert_eq!(
+        (&platform["os"], &platform["arch"], &platform["shasum"]),
+        (&serde_json::json!("linux"), &serde_json::json!("amd64"), &serde_json::json!(zip.sha256))
+    );
+    assert_eq!(state["versions"][VERSION]["key-id"], serde_json::json!(release.key.key_id));
+
+    // Again: the provider and key are found, and the existing version is not replaced.
+    let before = api_requests().len();
+    let (ok, said) = publish(token);
+    assert!(!ok && said.contains("Version has already been taken") && said.contains("is not replaced"), "{said}");
+    let again = api_requests();
+    assert!(
+        again[before..]
+            .iter()
+            .all(|r| !r.starts_with("POST /api/registry/private/v2/gpg-keys") && r != &format!("POST {provider} 201")),
+        "{again:#?}"
+    );
 }
