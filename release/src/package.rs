@@ -58,6 +58,8 @@ pub fn release_prefix(version: &str) -> String {
 
 /// Writes the zips of `binaries` (a platform and its built provider), the
 /// manifest and the sums into `dist`, replacing files of the same names.
+/// The sums also cover zips of the same version already in `dist` for other
+/// platforms (built on their own machines), so one signature serves all.
 pub fn write(dist: &Path, version: &str, binaries: &[(Platform, &Path)]) -> Result<ProviderPackages> {
     check_version(version)?;
     if binaries.is_empty() {
@@ -79,6 +81,16 @@ pub fn write(dist: &Path, version: &str, binaries: &[(Platform, &Path)]) -> Resu
         write_file(&path, &bytes)?;
         zips.push(Zip { platform, path, sha256: sha256_hex(&bytes) });
     }
+    // Zips of this version for other platforms, built on other machines and
+    // copied here, belong to the same release: the sums cover them too.
+    for platform in Platform::ALL {
+        let path = dist.join(format!("{prefix}_{platform}.zip"));
+        if zips.iter().all(|z| z.platform != platform) && path.is_file() {
+            let bytes = std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+            zips.push(Zip { platform, path, sha256: sha256_hex(&bytes) });
+        }
+    }
+    zips.sort_by_key(|z| z.platform);
 
     let manifest = dist.join(format!("{prefix}_manifest.json"));
     let manifest_json = serde_json::json!({ "version": 1, "metadata": { "protocol_versions": PROTOCOL_VERSIONS } });
@@ -217,6 +229,21 @@ mod tests {
         assert!(err.contains("does not match its line"), "{err}");
         let err = read(&dist, "2.0.0").unwrap_err();
         assert!(err.contains("cargo xtask release 2.0.0"), "{err}");
+    }
+
+    #[test]
+    fn a_platform_built_elsewhere_joins_the_release_and_its_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path().join("dist");
+        let arm = binary(dir.path(), "arm", b"arm64 provider");
+        write(&dist, "1.0.0", &[(Platform::LINUX_ARM64, &arm)]).unwrap();
+        let amd = binary(dir.path(), "amd", b"amd64 provider");
+        let packages = write(&dist, "1.0.0", &[(Platform::LINUX_AMD64, &amd)]).unwrap();
+        let platforms: Vec<Platform> = packages.zips.iter().map(|z| z.platform).collect();
+        assert_eq!(platforms, [Platform::LINUX_AMD64, Platform::LINUX_ARM64]);
+        let sums = std::fs::read_to_string(&packages.sums).unwrap();
+        assert!(sums.contains("_linux_arm64.zip") && sums.contains("_linux_amd64.zip"), "{sums}");
+        assert_eq!(read(&dist, "1.0.0").unwrap().zips.len(), 2);
     }
 
     #[test]
