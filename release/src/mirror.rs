@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use crate::package::ProviderPackages;
+use crate::registry::write_json;
 use crate::{Result, PROVIDER_TYPE};
 
 /// Copies the zips into a packed filesystem mirror under `root`.
@@ -76,21 +77,10 @@ fn copy(from: &Path, to: &Path) -> Result {
     std::fs::copy(from, to).map(|_| ()).map_err(|e| format!("copy {} to {}: {e}", from.display(), to.display()))
 }
 
-fn write_json(path: &Path, value: &Value) -> Result {
-    std::fs::write(path, format!("{value:#}\n")).map_err(|e| format!("write {}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{package, Platform};
-
-    fn released(dir: &Path, version: &str) -> ProviderPackages {
-        std::fs::create_dir_all(dir).unwrap();
-        let binary = dir.join("provider");
-        std::fs::write(&binary, version).unwrap();
-        package::write(&dir.join("dist"), version, &[(Platform::LINUX_AMD64, &binary)]).unwrap()
-    }
+    use crate::package::stand_in_release as released;
 
     #[test]
     fn a_network_mirror_lists_every_version_and_hashes_each_zip() {

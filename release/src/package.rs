@@ -164,6 +164,16 @@ pub(crate) fn file_name(path: &Path) -> &str {
     path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
+/// A release of `version` in `dir/dist` for linux_amd64, of a stand-in
+/// binary under `dir`: what the registry's and mirrors' tests start from.
+#[cfg(test)]
+pub(crate) fn stand_in_release(dir: &Path, version: &str) -> ProviderPackages {
+    std::fs::create_dir_all(dir).unwrap();
+    let binary = dir.join("provider");
+    std::fs::write(&binary, format!("provider {version}")).unwrap();
+    write(&dir.join("dist"), version, &[(Platform::LINUX_AMD64, &binary)]).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read as _;

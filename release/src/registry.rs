@@ -123,7 +123,8 @@ pub(crate) fn check_namespace(namespace: &str) -> Result {
     }
 }
 
-fn write_json(path: &Path, value: &Value) -> Result {
+/// `value` as pretty JSON at `path`, its folder made as needed.
+pub(crate) fn write_json(path: &Path, value: &Value) -> Result {
     std::fs::create_dir_all(path.parent().expect("a file in a folder"))
         .map_err(|e| format!("create {}: {e}", path.display()))?;
     std::fs::write(path, format!("{value:#}\n")).map_err(|e| format!("write {}: {e}", path.display()))
@@ -133,13 +134,10 @@ fn write_json(path: &Path, value: &Value) -> Result {
 mod tests {
     use super::*;
     use crate::package;
-    use crate::Platform;
 
+    /// A release with a stand-in signature.
     fn released(dir: &Path, version: &str) -> ProviderPackages {
-        std::fs::create_dir_all(dir).unwrap();
-        let binary = dir.join("provider");
-        std::fs::write(&binary, format!("provider {version}")).unwrap();
-        let packages = package::write(&dir.join("dist"), version, &[(Platform::LINUX_AMD64, &binary)]).unwrap();
+        let packages = package::stand_in_release(dir, version);
         std::fs::write(packages.signature(), b"signature").unwrap();
         packages
     }

@@ -6,23 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::tools::workspace_root;
+use crate::tools::cargo_built;
 
 /// `cargo build` of the CLI once per test process (a no-op when current).
 pub fn bokbasen_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "bokbasen-generator", "--bin", "bokbasen"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building bokbasen failed");
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
-        target.join("debug").join("bokbasen")
-    })
+    BINARY.get_or_init(|| cargo_built("bokbasen-generator", "bokbasen"))
 }
 
 /// What one `bokbasen` command did.

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::local_aws::{Denial, EndpointLink, LocalAws, EXAMPLE_KEYS};
-use crate::tools::{workspace_root, TerraformBinary};
+use crate::tools::{cargo_built, target_dir, workspace_root, TerraformBinary};
 
 const PROVIDER_SOURCE: &str = "registry.terraform.io/bokbasen/bokbasen";
 const PROVIDER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -65,24 +65,13 @@ impl ProviderMirror {
     }
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
-}
-
 /// `cargo build` of the provider binary, so tests never run a stale one;
 /// its path (`BOKBASEN_PROVIDER_BIN` names another).
 pub fn provider_binary() -> PathBuf {
     if let Some(binary) = std::env::var_os("BOKBASEN_PROVIDER_BIN") {
         return PathBuf::from(binary);
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", PROVIDER_BINARY, "--bin", PROVIDER_BINARY])
-        .current_dir(workspace_root())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the provider failed");
-    target_dir().join("debug").join(PROVIDER_BINARY)
+    cargo_built(PROVIDER_BINARY, PROVIDER_BINARY)
 }
 
 /// Mirrors of test processes that have ended are removed.

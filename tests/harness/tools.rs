@@ -96,3 +96,21 @@ pub fn terraform_version(path: &Path) -> Option<String> {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
     json["terraform_version"].as_str().map(str::to_string)
 }
+
+/// The workspace's target folder (`CARGO_TARGET_DIR`, or `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `cargo build` of the binary `bin` of `package` (a no-op when it is
+/// current), so tests never run a stale one; its path.
+pub fn cargo_built(package: &str, bin: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    target_dir().join("debug").join(bin)
+}

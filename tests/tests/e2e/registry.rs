@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bokbasen_e2e::tools::cargo_built;
 use bokbasen_e2e::{
     bokbasen, provider_binary, terraform_binaries, workspace_root, LocalAws, LocalHttps, TerraformBinary, WorkDir,
 };
@@ -323,27 +324,13 @@ fn a_service_generated_for_a_private_address_installs_bokbasen_from_it_without_e
     }
 }
 
-/// `cargo build` of xtask (a no-op when it is up to date); its path.
-fn xtask() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "-p", "xtask"])
-        .current_dir(workspace_root())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building xtask failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
-    target.join("debug").join("xtask")
-}
-
 #[test]
 fn publishing_to_hcp_terraform_follows_the_documented_sequence_and_never_shows_the_token() {
     let release = Registry::start();
     let (organization, token) = ("bokbasen-platform", "atlasv1-fake-Zq9-never-shown");
     let fake = LocalHttps::fake_hcp_terraform(organization, token);
     let dist = release.packages.sums.parent().unwrap().display().to_string();
-    let xtask = xtask();
+    let xtask = cargo_built("xtask", "xtask");
     let publish = |token: &str| {
         let output = std::process::Command::new(&xtask)
             .args(["publish-hcp", VERSION, "--organization", organization, "--dist", &dist])
