@@ -123,15 +123,15 @@ impl Registry {
             format!("{e}\n(a version that exists is not replaced: release a new version, or delete {} in the registry first)", packages.version)
         })?;
         published.steps.push(format!("created version {}", packages.version));
-        self.upload(link(&version, "shasums-upload")?, sums)?;
-        self.upload(link(&version, "shasums-sig-upload")?, signature)?;
+        self.upload(link(&version, "shasums-upload")?, sums, "SHA256SUMS")?;
+        self.upload(link(&version, "shasums-sig-upload")?, signature, "SHA256SUMS.sig")?;
         published.steps.push("uploaded SHA256SUMS and SHA256SUMS.sig".into());
 
         for zip in &packages.zips {
             let body = json!({ "data": { "type": "registry-provider-version-platforms", "attributes": {
                 "os": zip.platform.os, "arch": zip.platform.arch, "shasum": zip.sha256, "filename": zip.file_name() } } });
             let platform = self.post(&format!("{versions}/{}/platforms", packages.version), &body)?;
-            self.upload(link(&platform, "provider-binary-upload")?, read(&zip.path)?)?;
+            self.upload(link(&platform, "provider-binary-upload")?, read(&zip.path)?, zip.file_name())?;
             published.steps.push(format!("uploaded {}", zip.file_name()));
         }
         Ok(published)
@@ -157,9 +157,14 @@ impl Registry {
         response.into_json().map_err(|e| format!("POST {url}: {e}"))
     }
 
-    /// Uploads go to the URL the registry linked, without the token.
-    fn upload(&self, url: &str, bytes: Vec<u8>) -> Result {
-        self.agent.put(url).send_bytes(&bytes).map(|_| ()).map_err(|e| failure("PUT", url, e))
+    /// Uploads go to the URL the registry linked, without the token. That
+    /// URL is itself a short-lived credential, so errors name the file instead.
+    fn upload(&self, url: &str, bytes: Vec<u8>, file: &str) -> Result {
+        let redacted = format!("(the upload URL of {file})");
+        self.agent.put(url).send_bytes(&bytes).map(|_| ()).map_err(|e| match e {
+            ureq::Error::Transport(transport) => format!("PUT {redacted}: {}", transport.kind()),
+            status => failure("PUT", &redacted, status),
+        })
     }
 }
 
