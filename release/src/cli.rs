@@ -25,21 +25,25 @@ const GENERATED: &[(&str, &[&str])] = &[
 ];
 
 /// Writes the archive of `binary` (built for `platform`) into `dist`, and
-/// `bokbasen_VERSION_SHA256SUMS` listing it; the archive's path.
-pub fn write_archive(dist: &Path, version: &str, platform: Platform, binary: &Path) -> Result<PathBuf> {
+/// `bokbasen_VERSION_SHA256SUMS` listing it; the archive's path. The
+/// completions and man page are the same on every platform: `runnable` is
+/// a build of the same CLI this machine can run (`binary` itself when it
+/// is for this machine).
+pub fn write_archive(
+    dist: &Path,
+    version: &str,
+    platform: Platform,
+    binary: &Path,
+    runnable: &Path,
+) -> Result<PathBuf> {
     check_version(version)?;
     let folder = format!("bokbasen_{version}_{platform}");
     let mut files: Vec<(String, Vec<u8>, u32)> = Vec::new();
     let executable = std::fs::read(binary).map_err(|e| format!("read the CLI {}: {e}", binary.display()))?;
     files.push(("bokbasen".into(), executable, 0o755));
-    // The completions and page come from running the binary: only the host's can run.
-    if Platform::host() != Some(platform) {
-        return Err(format!(
-            "the CLI for {platform} cannot run here to write its completions and man page: package it on {platform}"
-        ));
-    }
     for (path, args) in GENERATED {
-        let output = Command::new(binary).args(*args).output().map_err(|e| format!("run {}: {e}", binary.display()))?;
+        let output =
+            Command::new(runnable).args(*args).output().map_err(|e| format!("run {}: {e}", runnable.display()))?;
         if !output.status.success() || output.stdout.is_empty() {
             return Err(format!(
                 "`bokbasen {}` failed: {}",

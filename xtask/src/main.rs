@@ -22,6 +22,7 @@ mod bench;
 mod bench_generator;
 mod bench_pipelines;
 mod bench_refresh;
+mod cross;
 mod demo;
 mod publish_hcp;
 mod release;
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
         Some("publish-hcp") => publish_hcp::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count] | release VERSION [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE] | publish-hcp VERSION [--organization ORG] [--dist DIR]>"
+                "usage: cargo xtask <setup | demo | test [cargo test args] | bench [runs] | bench pipelines [count] | bench refresh [count] | bench generator [count] | release VERSION [--platforms P,...] [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE] | publish-hcp VERSION [--organization ORG] [--dist DIR]>"
             );
             return ExitCode::from(2);
         }

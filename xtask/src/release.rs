@@ -1,6 +1,7 @@
-//! `cargo xtask release VERSION [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE]`:
-//! builds the provider and the `bokbasen` CLI in release mode for this
-//! machine's platform and writes `dist/` (the `bokbasen-release` crate
+//! `cargo xtask release VERSION [--platforms P,…] [--registry-url URL] [--namespace NS] [--mirror HOST/NAMESPACE]`:
+//! builds the provider and the `bokbasen` CLI in release mode for each
+//! platform (default linux_amd64 and linux_arm64, with `cross`: zig,
+//! against glibc 2.17) and writes `dist/` (the `bokbasen-release` crate
 //! makes each file):
 //!
 //! - `terraform-provider-bokbasen_VERSION_OS_ARCH.zip`, `..._manifest.json`,
@@ -12,9 +13,10 @@
 //!   as static files for that URL, the provider at `HOST/NS/bokbasen` (NS
 //!   defaults to `bokbasen`); with `--mirror`, `dist/mirror/`: a network mirror.
 //!
-//! Each binary is checked to need nothing beyond the system's C library.
-//! Only this machine's platform is built: other targets need their Rust
-//! standard library and a linker for them (README, "Installing").
+//! Each binary is checked to need nothing beyond the system's C library,
+//! and no glibc newer than 2.17. darwin is not built (zig links no macOS
+//! frameworks); a darwin zip already in `dist/` joins the sums (README,
+//! "Installing").
 
 use std::path::{Path, PathBuf};
 
@@ -22,13 +24,14 @@ use bokbasen_e2e::workspace_root;
 use bokbasen_release::sign::SigningKey;
 use bokbasen_release::{check_version, cli, linkage, mirror, package, registry, Platform};
 
-use crate::{cargo, run_command, Result};
+use crate::cross::{Cross, OLDEST_GLIBC};
+use crate::Result;
 
-const USAGE: &str =
-    "usage: cargo xtask release VERSION [--registry-url https://HOST[/PATH]] [--namespace NS] [--mirror HOST/NAMESPACE]";
+const USAGE: &str = "usage: cargo xtask release VERSION [--platforms linux_amd64,linux_arm64] [--registry-url https://HOST[/PATH]] [--namespace NS] [--mirror HOST/NAMESPACE]";
 
 struct Options {
     version: String,
+    platforms: Vec<Platform>,
     registry_url: Option<String>,
     namespace: String,
     mirror: Option<(String, String)>,
@@ -38,11 +41,28 @@ impl Options {
     fn parse(args: &[String]) -> Result<Options> {
         let mut args = args.iter();
         let version = args.next().filter(|v| !v.starts_with("--")).ok_or(USAGE)?.clone();
-        let mut options = Options { version, registry_url: None, namespace: "bokbasen".into(), mirror: None };
+        let mut options = Options {
+            version,
+            platforms: vec![Platform::LINUX_AMD64, Platform::LINUX_ARM64],
+            registry_url: None,
+            namespace: "bokbasen".into(),
+            mirror: None,
+        };
         while let Some(flag) = args.next() {
             let mut value = || args.next().cloned().ok_or_else(|| format!("{flag} needs a value; {USAGE}"));
             match flag.as_str() {
                 "--registry-url" => options.registry_url = Some(value()?),
+                "--platforms" => {
+                    let names = value()?;
+                    options.platforms = names
+                        .split(',')
+                        .map(|name| {
+                            Platform::ALL.into_iter().find(|p| p.to_string() == name).ok_or_else(|| {
+                                format!("--platforms: {name:?} is not one of linux_amd64, linux_arm64, darwin_amd64, darwin_arm64")
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                }
                 "--namespace" => options.namespace = value()?,
                 "--mirror" => {
                     let address = value()?;
@@ -69,30 +89,46 @@ pub fn run(args: &[String]) -> Result {
     // Everything that can be refused is, before a build of a quarter of an hour.
     let key = SigningKey::from_env()?;
     let public_key = key.public_key()?;
-    let platform = Platform::host().ok_or("this machine's platform is not one Terraform installs providers for")?;
-
-    let root = workspace_root();
-    eprintln!("xtask: building the provider and the CLI for release ({platform})");
-    run_command(
-        cargo()
-            .args(["build", "--release", "-p", "terraform-provider-bokbasen", "-p", "bokbasen-generator"])
-            .current_dir(&root),
-    )?;
-    let release = root.join("target").join("release");
-    let provider = release.join("terraform-provider-bokbasen");
-    let cli_binary = release.join("bokbasen");
-    for binary in [&provider, &cli_binary] {
-        let libraries = linkage::check_portable(binary)?;
-        eprintln!("xtask: {} links {}", binary.display(), libraries.join(", "));
+    let host = Platform::host().ok_or("this machine's platform is not one Terraform installs providers for")?;
+    if !options.platforms.contains(&host) {
+        return Err(format!(
+            "--platforms must include this machine's {host}: its CLI writes the completions and man page"
+        ));
+    }
+    for platform in &options.platforms {
+        crate::cross::target(*platform)?;
     }
 
+    let cross = Cross::install(&options.platforms)?;
+    let mut built = Vec::new();
+    for platform in &options.platforms {
+        eprintln!(
+            "xtask: building the provider and the CLI for release ({platform}, glibc {}.{})",
+            OLDEST_GLIBC.0, OLDEST_GLIBC.1
+        );
+        let folder = cross.build(*platform, &["terraform-provider-bokbasen", "bokbasen-generator"])?;
+        let (provider, cli) = (folder.join("terraform-provider-bokbasen"), folder.join("bokbasen"));
+        for binary in [&provider, &cli] {
+            let linkage = linkage::check_portable(binary, Some(OLDEST_GLIBC))?;
+            eprintln!("xtask: {} needs {linkage}", binary.display());
+        }
+        built.push((*platform, provider, cli));
+    }
+
+    let root = workspace_root();
     let dist = root.join("dist");
-    let packages = package::write(&dist, &options.version, &[(platform, &provider)])?;
+    let providers: Vec<(Platform, &Path)> = built.iter().map(|(p, provider, _)| (*p, provider.as_path())).collect();
+    let packages = package::write(&dist, &options.version, &providers)?;
     key.sign_detached(&packages.sums)?;
-    let archive = cli::write_archive(&dist, &options.version, platform, &cli_binary)?;
+    let runnable = built.iter().find(|(p, _, _)| *p == host).map(|(_, _, cli)| cli.clone()).expect("the host is built");
+    let mut archives = Vec::new();
+    for (platform, _, cli) in &built {
+        archives.push(cli::write_archive(&dist, &options.version, *platform, cli, &runnable)?);
+    }
 
     let mut written: Vec<PathBuf> = packages.zips.iter().map(|z| z.path.clone()).collect();
-    written.extend([packages.manifest.clone(), packages.sums.clone(), packages.signature(), archive]);
+    written.extend([packages.manifest.clone(), packages.sums.clone(), packages.signature()]);
+    written.extend(archives);
     written.push(dist.join(format!("bokbasen_{}_SHA256SUMS", options.version)));
     if let Some(url) = &options.registry_url {
         let tree = registry::write_static(&dist.join("registry"), url, &options.namespace, &packages, &public_key)?;
@@ -102,7 +138,8 @@ pub fn run(args: &[String]) -> Result {
         let at = mirror::write_network(&dist.join("mirror"), host, namespace, &packages)?;
         eprintln!("xtask: network mirror of {host}/{namespace}/bokbasen in {}", at.display());
     }
-    println!("dist/ for {} ({platform}), signed by GPG key {}:", options.version, public_key.key_id);
+    let platforms: Vec<String> = packages.zips.iter().map(|z| z.platform.to_string()).collect();
+    println!("dist/ for {} ({}), signed by GPG key {}:", options.version, platforms.join(", "), public_key.key_id);
     for file in written {
         println!("  {:<60}{:>10}", file_name(&file), size(&file));
     }
