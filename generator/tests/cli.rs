@@ -549,3 +549,52 @@ fn files_and_folders_get_the_users_umask_and_rewritten_files_keep_their_mode() {
     ok_with_umask(p, "077", &["graph", "ebook-api", "--format", "svg", "--output", "pipeline.svg"]);
     assert_eq!(mode(&p.join("pipeline.svg")), 0o750);
 }
+
+#[test]
+fn a_catalogue_whose_default_is_a_private_address_gives_services_modules_naming_it() {
+    let catalogue = catalogue_copy();
+    let inputs = catalogue.path().join("_shared/inputs.yml");
+    let text = std::fs::read_to_string(&inputs).unwrap();
+    let public = "  default: bokbasen/bokbasen\n";
+    assert!(text.contains(public), "the shared inputs hold provider_source's default");
+    let private = "app.terraform.io/bokbasen-platform/bokbasen";
+    std::fs::write(&inputs, text.replace(public, &format!("  default: {private}\n"))).unwrap();
+    let cat = catalogue.path().display().to_string();
+
+    let platform = tempfile::tempdir().unwrap();
+    let p = platform.path();
+    new_fargate(p, &["--templates", &cat]);
+    let service = p.join("services/ebook-api");
+    let versions = std::fs::read_to_string(service.join("versions.tf")).unwrap();
+    assert!(versions.contains(&format!("source  = \"{private}\"")), "{versions}");
+    for module in ["service-pipeline", "service-config"] {
+        let main = std::fs::read_to_string(service.join("modules").join(module).join("main.tf")).unwrap();
+        assert!(main.contains(&format!("source = \"{private}\"")), "{module}: {main}");
+    }
+    let main = std::fs::read_to_string(service.join("main.tf")).unwrap();
+    assert!(main.contains("source = \"./modules/service-pipeline\""), "{main}");
+
+    // A value the input's pattern refuses is named with its fix, and nothing is written.
+    refused(
+        p,
+        &[
+            "new",
+            "fargate-service",
+            "other-api",
+            "--values",
+            &sample("fargate-service"),
+            "--set",
+            "provider_source=https://x/y/bokbasen",
+        ],
+        &["provider_source"],
+    );
+    assert!(!p.join("services/other-api").exists());
+
+    // With its own modules_source, a team keeps its copy: nothing is vendored.
+    let own = tempfile::tempdir().unwrap();
+    new_fargate(
+        own.path(),
+        &["--templates", &cat, "--set", "modules_source=git::https://git.example.com/platform/modules.git?ref=v1"],
+    );
+    assert!(!own.path().join("services/ebook-api/modules").exists());
+}
