@@ -5,8 +5,9 @@
 //! - `completions/bokbasen.bash`, `completions/_bokbasen` (zsh), `completions/bokbasen.fish`;
 //! - `man/man1/bokbasen.1`;
 //!
-//! the completions and the page written by the binary itself (`bokbasen
-//! completions SHELL`, `bokbasen man`), so they match its arguments. Its
+//! the completions and the page written by the CLI itself (`bokbasen
+//! completions SHELL`, `bokbasen man`, run from a build of the same source
+//! for this machine), so they match its arguments. Its
 //! checksum goes into `bokbasen_VERSION_SHA256SUMS`, apart from the
 //! provider's sums, which Terraform and registries read.
 
