@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{check_version, sha256_hex, Platform, Result};
+use crate::{check_version, parse_sums, sha256_hex, sums_text, Platform, Result};
 
 /// The files of the archive beside the binary: path in the folder, and the
 /// `bokbasen` arguments that print it.
@@ -73,16 +73,12 @@ pub fn write_archive(
     std::fs::write(&archive, &gz).map_err(|e| format!("write {}: {e}", archive.display()))?;
 
     let sums = dist.join(format!("bokbasen_{version}_SHA256SUMS"));
-    let line = format!("{}  {folder}.tar.gz\n", sha256_hex(&gz));
     // Other platforms' archives of the same version keep their lines.
-    let mut lines: Vec<String> = std::fs::read_to_string(&sums)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.ends_with(&format!("  {folder}.tar.gz")))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    lines.push(line);
-    lines.sort_by(|a, b| a.split("  ").nth(1).cmp(&b.split("  ").nth(1)));
-    std::fs::write(&sums, lines.concat()).map_err(|e| format!("write {}: {e}", sums.display()))?;
+    let listed = std::fs::read_to_string(&sums).unwrap_or_default();
+    let mut entries = parse_sums(&listed).map_err(|e| format!("{}: {e}", sums.display()))?;
+    let file = format!("{folder}.tar.gz");
+    entries.retain(|(listed, _)| *listed != file);
+    entries.push((file, sha256_hex(&gz)));
+    std::fs::write(&sums, sums_text(entries)).map_err(|e| format!("write {}: {e}", sums.display()))?;
     Ok(archive)
 }

@@ -47,6 +47,11 @@ impl Platform {
     pub const DARWIN_ARM64: Platform = Platform { os: "darwin", arch: "arm64" };
     pub const ALL: [Platform; 4] = [Self::LINUX_AMD64, Self::LINUX_ARM64, Self::DARWIN_AMD64, Self::DARWIN_ARM64];
 
+    /// The platform of a name in Terraform's form (`linux_amd64`).
+    pub fn named(name: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.to_string() == name)
+    }
+
     /// The platform this program was built for, when Terraform has one.
     pub fn host() -> Option<Platform> {
         let os = match std::env::consts::OS {
@@ -95,6 +100,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A SHA256SUMS file as `sha256sum` writes it: `<sha256>  <file>` per
+/// line, ordered by file name; `entries` are (file, sha256).
+pub(crate) fn sums_text(mut entries: Vec<(String, String)>) -> String {
+    entries.sort();
+    entries.iter().map(|(file, sha)| format!("{sha}  {file}\n")).collect()
+}
+
+/// The (file, sha256) entries of a SHA256SUMS file; an error names a line
+/// that is not `<sha256>  <file>`.
+pub(crate) fn parse_sums(text: &str) -> Result<Vec<(String, String)>> {
+    text.lines()
+        .map(|line| match line.split_once("  ") {
+            Some((sha, file)) => Ok((file.to_owned(), sha.to_owned())),
+            None => Err(format!("{line:?} is not `<sha256>  <file>`")),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +131,20 @@ mod tests {
             let err = check_version(bad).expect_err(bad);
             assert!(err.contains("semantic version"), "{err}");
         }
+    }
+
+    #[test]
+    fn sums_are_written_by_file_name_and_read_back() {
+        let entries = vec![("b.zip".to_owned(), "22".to_owned()), ("a.zip".to_owned(), "11".to_owned())];
+        let text = sums_text(entries);
+        assert_eq!(text, "11  a.zip\n22  b.zip\n");
+        assert_eq!(
+            parse_sums(&text).unwrap(),
+            [("a.zip".to_owned(), "11".to_owned()), ("b.zip".to_owned(), "22".to_owned())]
+        );
+        assert_eq!(parse_sums("11 a.zip").unwrap_err(), "\"11 a.zip\" is not `<sha256>  <file>`");
+        assert_eq!(Platform::named("linux_arm64"), Some(Platform::LINUX_ARM64));
+        assert_eq!(Platform::named("linux-arm64"), None);
     }
 
     #[test]

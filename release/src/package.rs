@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use zip::write::SimpleFileOptions;
 
-use crate::{check_version, sha256_hex, Platform, Result, PROTOCOL_VERSIONS, PROVIDER_TYPE};
+use crate::{check_version, parse_sums, sha256_hex, sums_text, Platform, Result, PROTOCOL_VERSIONS, PROVIDER_TYPE};
 
 /// What [`write`] made in the dist directory.
 #[derive(Debug)]
@@ -97,12 +97,11 @@ pub fn write(dist: &Path, version: &str, binaries: &[(Platform, &Path)]) -> Resu
     let manifest_bytes = format!("{manifest_json:#}\n");
     write_file(&manifest, manifest_bytes.as_bytes())?;
 
-    let mut lines: Vec<(String, String)> = zips.iter().map(|z| (z.file_name().to_owned(), z.sha256.clone())).collect();
-    lines.push((file_name(&manifest).to_owned(), sha256_hex(manifest_bytes.as_bytes())));
-    lines.sort();
-    let sums_text: String = lines.iter().map(|(name, sha)| format!("{sha}  {name}\n")).collect();
+    let mut entries: Vec<(String, String)> =
+        zips.iter().map(|z| (z.file_name().to_owned(), z.sha256.clone())).collect();
+    entries.push((file_name(&manifest).to_owned(), sha256_hex(manifest_bytes.as_bytes())));
     let sums = dist.join(format!("{prefix}_SHA256SUMS"));
-    write_file(&sums, sums_text.as_bytes())?;
+    write_file(&sums, sums_text(entries).as_bytes())?;
 
     Ok(ProviderPackages { version: version.to_owned(), zips, manifest, sums })
 }
@@ -116,23 +115,18 @@ pub fn read(dist: &Path, version: &str) -> Result<ProviderPackages> {
     let listed = std::fs::read_to_string(&sums)
         .map_err(|e| format!("read {}: {e}; run `cargo xtask release {version}` first", sums.display()))?;
     let mut zips = Vec::new();
-    for line in listed.lines() {
-        let Some((sha256, name)) = line.split_once("  ") else {
-            return Err(format!("{}: {line:?} is not `<sha256>  <file>`", sums.display()));
-        };
+    for (name, sha256) in parse_sums(&listed).map_err(|e| format!("{}: {e}", sums.display()))? {
         let Some(platform) = name.strip_prefix(&format!("{prefix}_")).and_then(|p| p.strip_suffix(".zip")) else {
             continue;
         };
-        let platform = Platform::ALL
-            .into_iter()
-            .find(|p| p.to_string() == platform)
+        let platform = Platform::named(platform)
             .ok_or_else(|| format!("{}: {name} is for a platform bokbasen does not build", sums.display()))?;
-        let path = dist.join(name);
+        let path = dist.join(&name);
         let bytes = std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
         if sha256_hex(&bytes) != sha256 {
             return Err(format!("{} does not match its line in {}: release again", path.display(), sums.display()));
         }
-        zips.push(Zip { platform, path, sha256: sha256.to_owned() });
+        zips.push(Zip { platform, path, sha256 });
     }
     if zips.is_empty() {
         return Err(format!("{} lists no provider zip", sums.display()));

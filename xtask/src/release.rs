@@ -57,7 +57,7 @@ impl Options {
                     options.platforms = names
                         .split(',')
                         .map(|name| {
-                            Platform::ALL.into_iter().find(|p| p.to_string() == name).ok_or_else(|| {
+                            Platform::named(name).ok_or_else(|| {
                                 format!("--platforms: {name:?} is not one of linux_amd64, linux_arm64, darwin_amd64, darwin_arm64")
                             })
                         })
